@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages channel_sync needs, or says exactly which are missing.
+set -euo pipefail
+
+packages=(
+  postgresql-15 postgresql-server-dev-15 postgresql-contrib  # server, PGXS, pg_regress, pg_isolation_regress
+  g++ make cmake clang-14 llvm-14                            # core build, PGXS bitcode step
+  libboost-dev libgtest-dev                                  # Boost.Container, GoogleTest
+  libpq-dev libpqxx-dev                                      # connector example, load tools
+  libclang-rt-14-dev                                         # libFuzzer + sanitizers
+  gnuplot-nox                                                # benchmark charts
+  python3 procps                                             # test drivers, ps/kill
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing Debian packages; install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed"

@@ -1,0 +1,1 @@
+\echo Use "CREATE EXTENSION channel_sync" to load this file. \quit

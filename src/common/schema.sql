@@ -1,0 +1,171 @@
+-- The source of truth: channels, locations, SKUs, stock, channel aliases and prices,
+-- allocation rules and the listings each channel should show.
+
+CREATE TABLE channel_sync.channels (
+  channel_id     text PRIMARY KEY
+                 CONSTRAINT channel_id_format CHECK (channel_id ~ '^[a-z][a-z0-9_]{0,62}$'),
+  kind           text NOT NULL DEFAULT 'marketplace'
+                 CONSTRAINT channel_kind_known CHECK (kind IN ('storefront', 'marketplace', 'wholesale', 'pos')),
+  active         boolean NOT NULL DEFAULT true,
+  lag_target     interval NOT NULL DEFAULT '3 minutes'
+                 CONSTRAINT lag_target_positive CHECK (lag_target > '0'::interval),
+  max_attempts   integer NOT NULL DEFAULT 8
+                 CONSTRAINT max_attempts_range CHECK (max_attempts BETWEEN 1 AND 1000),
+  connector_role name
+);
+COMMENT ON TABLE channel_sync.channels IS 'Every place the brand sells: its storefront, marketplaces, wholesale and POS.';
+COMMENT ON COLUMN channel_sync.channels.channel_id IS 'Short lower-case id matching ^[a-z][a-z0-9_]{0,62}$ (e.g. amazon_us); also the NOTIFY payload.';
+COMMENT ON COLUMN channel_sync.channels.kind IS 'storefront, marketplace, wholesale or pos.';
+COMMENT ON COLUMN channel_sync.channels.active IS 'An inactive channel lists 0 of everything.';
+COMMENT ON COLUMN channel_sync.channels.lag_target IS 'How long a change may take to be acknowledged by this channel; drives propagation_gaps and stands in for measured lag in dynamic buffers.';
+COMMENT ON COLUMN channel_sync.channels.max_attempts IS 'Delivery attempts before an outbox message becomes a dead letter.';
+COMMENT ON COLUMN channel_sync.channels.connector_role IS 'The database role whose members may claim, ack, fail and ingest for this channel.';
+
+CREATE TABLE channel_sync.locations (
+  location_id text PRIMARY KEY
+              CONSTRAINT location_id_format CHECK (location_id ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$'),
+  kind        text NOT NULL DEFAULT 'warehouse'
+              CONSTRAINT location_kind_known CHECK (kind IN ('warehouse', '3pl', 'store')),
+  active      boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE channel_sync.locations IS 'Places that hold stock: warehouses, 3PLs and stores.';
+COMMENT ON COLUMN channel_sync.locations.location_id IS 'Location id: letters, digits and _ . : - up to 63 characters.';
+COMMENT ON COLUMN channel_sync.locations.kind IS 'warehouse, 3pl or store.';
+COMMENT ON COLUMN channel_sync.locations.active IS 'Stock at an inactive location feeds no channel.';
+
+CREATE TABLE channel_sync.channel_locations (
+  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  location_id text NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
+  PRIMARY KEY (channel_id, location_id)
+);
+COMMENT ON TABLE channel_sync.channel_locations IS 'Which locations feed a channel; a channel with no row here is fed by every active location.';
+
+CREATE TABLE channel_sync.skus (
+  sku        text PRIMARY KEY
+             CONSTRAINT sku_format CHECK (sku <> '' AND pg_catalog.length(sku) <= 255 AND sku !~ '[[:cntrl:]]'),
+  title      text NOT NULL DEFAULT '',
+  kind       text NOT NULL DEFAULT 'simple'
+             CONSTRAINT sku_kind_known CHECK (kind IN ('simple', 'bundle')),
+  base_price numeric(12, 2) NOT NULL DEFAULT 0
+             CONSTRAINT base_price_not_negative CHECK (base_price >= 0)
+);
+COMMENT ON TABLE channel_sync.skus IS 'Canonical SKUs: simple items that have stock, and bundles made of simple items.';
+COMMENT ON COLUMN channel_sync.skus.sku IS 'Canonical SKU code (1 to 255 characters, no control characters).';
+COMMENT ON COLUMN channel_sync.skus.title IS 'Human-readable name.';
+COMMENT ON COLUMN channel_sync.skus.kind IS 'simple (has stock) or bundle (made of simple SKUs, see bundle_components).';
+COMMENT ON COLUMN channel_sync.skus.base_price IS 'Price every channel lists unless channel_prices says otherwise.';
+
+CREATE TABLE channel_sync.channel_prices (
+  channel_id text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku        text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  price      numeric(12, 2) NOT NULL CONSTRAINT channel_price_not_negative CHECK (price >= 0),
+  PRIMARY KEY (channel_id, sku)
+);
+COMMENT ON TABLE channel_sync.channel_prices IS 'A channel''s own price for a SKU; without a row the SKU''s base_price applies.';
+COMMENT ON COLUMN channel_sync.channel_prices.price IS 'Listed price on this channel.';
+
+CREATE TABLE channel_sync.bundle_components (
+  bundle_sku    text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  component_sku text NOT NULL REFERENCES channel_sync.skus ON DELETE RESTRICT,
+  qty_per       integer NOT NULL CONSTRAINT qty_per_positive CHECK (qty_per > 0),
+  PRIMARY KEY (bundle_sku, component_sku),
+  CONSTRAINT bundle_not_its_own_component CHECK (bundle_sku <> component_sku)
+);
+CREATE INDEX bundle_components_component_idx ON channel_sync.bundle_components (component_sku);
+COMMENT ON TABLE channel_sync.bundle_components IS 'What a bundle is made of, one level deep: a bundle''s components are simple SKUs.';
+COMMENT ON COLUMN channel_sync.bundle_components.bundle_sku IS 'The bundle (a SKU of kind bundle).';
+COMMENT ON COLUMN channel_sync.bundle_components.component_sku IS 'A simple SKU the bundle contains.';
+COMMENT ON COLUMN channel_sync.bundle_components.qty_per IS 'Units of the component in one bundle (> 0).';
+
+CREATE TABLE channel_sync.sku_aliases (
+  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  external_id text NOT NULL
+              CONSTRAINT external_id_format CHECK (external_id <> '' AND pg_catalog.length(external_id) <= 255),
+  sku         text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  PRIMARY KEY (channel_id, external_id),
+  CONSTRAINT one_alias_per_channel_sku UNIQUE (channel_id, sku)
+);
+COMMENT ON TABLE channel_sync.sku_aliases IS 'The channel''s own id (ASIN, listing id, item id…) for a canonical SKU.';
+COMMENT ON COLUMN channel_sync.sku_aliases.external_id IS 'The id the channel uses in its events and API.';
+
+CREATE TABLE channel_sync.stock (
+  sku          text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  location_id  text NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
+  on_hand      integer NOT NULL DEFAULT 0 CONSTRAINT on_hand_not_negative CHECK (on_hand >= 0),
+  reserved     integer NOT NULL DEFAULT 0 CONSTRAINT reserved_not_negative CHECK (reserved >= 0),
+  safety_stock integer NOT NULL DEFAULT 0 CONSTRAINT safety_stock_not_negative CHECK (safety_stock >= 0),
+  PRIMARY KEY (sku, location_id)
+);
+COMMENT ON TABLE channel_sync.stock IS 'Units per simple SKU and location. Sellable = on_hand - reserved - safety_stock (reserved may exceed on_hand after an oversell).';
+COMMENT ON COLUMN channel_sync.stock.on_hand IS 'Physical units at the location.';
+COMMENT ON COLUMN channel_sync.stock.reserved IS 'Units promised to open orders.';
+COMMENT ON COLUMN channel_sync.stock.safety_stock IS 'Units never offered to any channel.';
+
+CREATE TABLE channel_sync.allocation_rules (
+  channel_id       text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku              text REFERENCES channel_sync.skus ON DELETE CASCADE,
+  buffer           integer NOT NULL DEFAULT 0 CONSTRAINT buffer_not_negative CHECK (buffer >= 0),
+  reserve_pct      numeric(5, 2) NOT NULL DEFAULT 0
+                   CONSTRAINT reserve_pct_range CHECK (reserve_pct BETWEEN 0 AND 100),
+  list_pct         numeric(5, 2) NOT NULL DEFAULT 100
+                   CONSTRAINT list_pct_range CHECK (list_pct BETWEEN 0 AND 100),
+  cap              integer CONSTRAINT cap_not_negative CHECK (cap >= 0),
+  low_stock_cutoff integer NOT NULL DEFAULT 0 CONSTRAINT low_stock_cutoff_not_negative CHECK (low_stock_cutoff >= 0),
+  dynamic_buffer   boolean NOT NULL DEFAULT false,
+  CONSTRAINT one_rule_per_channel_sku UNIQUE NULLS NOT DISTINCT (channel_id, sku)
+);
+COMMENT ON TABLE channel_sync.allocation_rules IS 'Per-channel allocation rules: a default row (sku IS NULL) and optional per-SKU rows that replace it for that SKU.';
+COMMENT ON COLUMN channel_sync.allocation_rules.sku IS 'NULL for the channel''s default rule, else the SKU this row overrides.';
+COMMENT ON COLUMN channel_sync.allocation_rules.buffer IS 'Units kept off this channel (static buffer).';
+COMMENT ON COLUMN channel_sync.allocation_rules.reserve_pct IS 'Percent of this channel''s pool held back from every other channel (0-100).';
+COMMENT ON COLUMN channel_sync.allocation_rules.list_pct IS 'Percent of the remaining pool this channel lists, rounded down (0-100).';
+COMMENT ON COLUMN channel_sync.allocation_rules.cap IS 'Most units this channel lists; NULL for no cap.';
+COMMENT ON COLUMN channel_sync.allocation_rules.low_stock_cutoff IS 'The channel lists 0 while its pool is below this.';
+COMMENT ON COLUMN channel_sync.allocation_rules.dynamic_buffer IS 'Size the buffer as max(buffer, ceil(units/hour sold here x this channel''s p95 sync lag)).';
+
+CREATE TABLE channel_sync.listings (
+  channel_id      text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku             text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  target_qty      integer NOT NULL DEFAULT 0 CONSTRAINT target_qty_not_negative CHECK (target_qty >= 0),
+  target_price    numeric(12, 2),
+  target_version  bigint NOT NULL DEFAULT 0,
+  target_since    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  acked_qty       integer,
+  acked_price     numeric(12, 2),
+  acked_version   bigint,
+  acked_at        timestamptz,
+  reported_qty    integer,
+  observed_qty    integer,
+  observed_price  numeric(12, 2),
+  observed_at     timestamptz,
+  PRIMARY KEY (channel_id, sku)
+);
+CREATE INDEX listings_sku_idx ON channel_sync.listings (sku);
+COMMENT ON TABLE channel_sync.listings IS 'Per channel and SKU: what the channel should show (target), what it confirmed (acked) and what it says it shows (observed).';
+COMMENT ON COLUMN channel_sync.listings.target_qty IS 'Available to sell on this channel, from the allocation rules.';
+COMMENT ON COLUMN channel_sync.listings.target_price IS 'Price this channel should list.';
+COMMENT ON COLUMN channel_sync.listings.target_version IS 'Bumped on every change of target_qty or target_price.';
+COMMENT ON COLUMN channel_sync.listings.target_since IS 'When the current target was set.';
+COMMENT ON COLUMN channel_sync.listings.acked_qty IS 'Quantity in the last message the connector acknowledged.';
+COMMENT ON COLUMN channel_sync.listings.acked_price IS 'Price in the last message the connector acknowledged.';
+COMMENT ON COLUMN channel_sync.listings.acked_version IS 'Target version of the last acknowledged message.';
+COMMENT ON COLUMN channel_sync.listings.acked_at IS 'When the last acknowledgement arrived.';
+COMMENT ON COLUMN channel_sync.listings.reported_qty IS 'Quantity the channel reported at the last ack, if it did.';
+COMMENT ON COLUMN channel_sync.listings.observed_qty IS 'Quantity the channel says it shows (listing_observed events).';
+COMMENT ON COLUMN channel_sync.listings.observed_price IS 'Price the channel says it shows (listing_observed events).';
+COMMENT ON COLUMN channel_sync.listings.observed_at IS 'occurred_at of the last listing_observed event applied.';
+
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.channels', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.locations', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.channel_locations', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.skus', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.channel_prices', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.bundle_components', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.sku_aliases', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.stock', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.allocation_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.listings', '');
+
+CREATE FUNCTION channel_sync._boundary_selftest(mode text) RETURNS integer
+  LANGUAGE c STRICT AS 'MODULE_PATHNAME', '_boundary_selftest';
+COMMENT ON FUNCTION channel_sync._boundary_selftest(text) IS 'Internal: raises each kind of error the C/C++ boundary handles (regression tests only).';
