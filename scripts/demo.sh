@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 scripts/deps.sh
 echo "building…"
+exec 9>/tmp/channel_sync.install.lock
+flock 9
 make -s -j2 >build-demo.log 2>&1 || { cat build-demo.log; exit 1; }
 make -s install >>build-demo.log 2>&1 || { cat build-demo.log; exit 1; }
 rm -f build-demo.log

@@ -42,6 +42,9 @@ else
 fi
 
 step "install the extension"
+# one install at a time on this machine: several work trees share PostgreSQL's lib dir
+exec 9>/tmp/channel_sync.install.lock
+flock 9
 make -s install >"$log_dir/install.log" 2>&1 || { cat "$log_dir/install.log"; fail_now "make install failed (run as root or own the PostgreSQL install dirs)"; }
 echo "installed into $(/usr/lib/postgresql/15/bin/pg_config --sharedir)/extension"
 
