@@ -169,3 +169,139 @@ SELECT pg_catalog.pg_extension_config_dump('channel_sync.listings', '');
 CREATE FUNCTION channel_sync._boundary_selftest(mode text) RETURNS integer
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', '_boundary_selftest';
 COMMENT ON FUNCTION channel_sync._boundary_selftest(text) IS 'Internal: raises each kind of error the C/C++ boundary handles (regression tests only).';
+
+-- Propagation: the transactional outbox and the log of acknowledged deliveries.
+CREATE TABLE channel_sync.outbox (
+  message_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  channel_id      text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku             text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  qty             integer NOT NULL CONSTRAINT outbox_qty_not_negative CHECK (qty >= 0),
+  price           numeric(12, 2),
+  version         bigint NOT NULL,
+  first_change_at timestamptz NOT NULL,
+  enqueued_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  status          text NOT NULL DEFAULT 'pending' CONSTRAINT outbox_status_known CHECK (status IN ('pending', 'dead')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+  leased_until    timestamptz,
+  claimed_version bigint,
+  last_error      text,
+  CONSTRAINT one_message_per_listing UNIQUE (channel_id, sku)
+);
+CREATE INDEX outbox_ready_idx ON channel_sync.outbox (channel_id, next_attempt_at) WHERE status = 'pending';
+COMMENT ON TABLE channel_sync.outbox IS 'One pending message per (channel, SKU) carrying the latest desired state; written in the same transaction as the change.';
+COMMENT ON COLUMN channel_sync.outbox.message_id IS 'Id a connector claims, acks or fails.';
+COMMENT ON COLUMN channel_sync.outbox.qty IS 'Quantity to list (the latest target).';
+COMMENT ON COLUMN channel_sync.outbox.price IS 'Price to list (the latest target).';
+COMMENT ON COLUMN channel_sync.outbox.version IS 'The listing''s target_version this message carries.';
+COMMENT ON COLUMN channel_sync.outbox.first_change_at IS 'Time of the first change not yet propagated; lag is measured from it.';
+COMMENT ON COLUMN channel_sync.outbox.enqueued_at IS 'When the message was first written.';
+COMMENT ON COLUMN channel_sync.outbox.status IS 'pending, or dead after the channel''s max_attempts failures.';
+COMMENT ON COLUMN channel_sync.outbox.attempts IS 'Failed delivery attempts so far.';
+COMMENT ON COLUMN channel_sync.outbox.next_attempt_at IS 'Not claimable before this time (retry backoff).';
+COMMENT ON COLUMN channel_sync.outbox.leased_until IS 'Claimed by a connector until this time; claimable again after it.';
+COMMENT ON COLUMN channel_sync.outbox.claimed_version IS 'Version handed out by the last claim.';
+COMMENT ON COLUMN channel_sync.outbox.last_error IS 'Error the connector reported at the last failure.';
+
+CREATE TABLE channel_sync.propagation_log (
+  log_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  channel_id      text NOT NULL,
+  sku             text NOT NULL,
+  version         bigint NOT NULL,
+  qty             integer NOT NULL,
+  price           numeric(12, 2),
+  first_change_at timestamptz NOT NULL,
+  acked_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  attempts        integer NOT NULL,
+  reported_qty    integer
+);
+CREATE INDEX propagation_log_channel_time_idx ON channel_sync.propagation_log (channel_id, acked_at);
+COMMENT ON TABLE channel_sync.propagation_log IS 'Append-only: one row per acknowledged message. Sync lag = acked_at - first_change_at.';
+COMMENT ON COLUMN channel_sync.propagation_log.log_id IS 'Row id.';
+COMMENT ON COLUMN channel_sync.propagation_log.version IS 'Target version delivered.';
+COMMENT ON COLUMN channel_sync.propagation_log.qty IS 'Quantity delivered.';
+COMMENT ON COLUMN channel_sync.propagation_log.price IS 'Price delivered.';
+COMMENT ON COLUMN channel_sync.propagation_log.first_change_at IS 'Time of the first change this delivery covered.';
+COMMENT ON COLUMN channel_sync.propagation_log.acked_at IS 'When the connector acknowledged it.';
+COMMENT ON COLUMN channel_sync.propagation_log.attempts IS 'Delivery attempts it took (1 = first try).';
+COMMENT ON COLUMN channel_sync.propagation_log.reported_qty IS 'Quantity the channel reported at ack, if given.';
+
+-- Inbound events and the orders they create.
+CREATE TABLE channel_sync.events (
+  event_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  channel_id        text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  idempotency_key   text NOT NULL CONSTRAINT idempotency_key_format CHECK (idempotency_key <> '' AND pg_catalog.length(idempotency_key) <= 255),
+  event_type        text NOT NULL,
+  payload           jsonb NOT NULL,
+  occurred_at       timestamptz NOT NULL,
+  received_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  fingerprint       uuid NOT NULL,
+  status            text NOT NULL CONSTRAINT event_status_known CHECK (status IN ('applied', 'duplicate', 'conflict', 'stale', 'rejected')),
+  detail            text,
+  first_event_id    bigint,
+  duplicates        integer NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX events_first_delivery_key ON channel_sync.events (channel_id, idempotency_key) WHERE first_event_id IS NULL;
+CREATE INDEX events_channel_time_idx ON channel_sync.events (channel_id, received_at);
+COMMENT ON TABLE channel_sync.events IS 'Every inbound event with its outcome. The first delivery of a key owns it (first_event_id IS NULL); conflicts are recorded as rows pointing at it.';
+COMMENT ON COLUMN channel_sync.events.event_id IS 'Id returned by ingest() and accepted by replay().';
+COMMENT ON COLUMN channel_sync.events.idempotency_key IS 'The sender''s key (1 to 255 characters), unique per channel.';
+COMMENT ON COLUMN channel_sync.events.event_type IS 'order_placed, order_cancelled, order_shipped, return_received, stock_adjusted, stock_counted or listing_observed.';
+COMMENT ON COLUMN channel_sync.events.payload IS 'The event body as received.';
+COMMENT ON COLUMN channel_sync.events.occurred_at IS 'When the event happened at the source.';
+COMMENT ON COLUMN channel_sync.events.received_at IS 'When channel_sync received it.';
+COMMENT ON COLUMN channel_sync.events.fingerprint IS '128-bit fingerprint of event_type, canonical payload and occurred_at.';
+COMMENT ON COLUMN channel_sync.events.status IS 'applied, duplicate, conflict, stale or rejected.';
+COMMENT ON COLUMN channel_sync.events.detail IS 'Why it was rejected, stale or conflicting.';
+COMMENT ON COLUMN channel_sync.events.first_event_id IS 'For a conflict: the event that owns the key.';
+COMMENT ON COLUMN channel_sync.events.duplicates IS 'How many duplicate deliveries of this key arrived.';
+
+CREATE TABLE channel_sync.orders (
+  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  order_id    text NOT NULL CONSTRAINT order_id_format CHECK (order_id <> '' AND pg_catalog.length(order_id) <= 255),
+  state       text NOT NULL DEFAULT 'placed' CONSTRAINT order_state_known CHECK (state IN ('placed', 'partially_shipped', 'shipped', 'cancelled', 'returned')),
+  oversold    boolean NOT NULL DEFAULT false,
+  placed_at   timestamptz NOT NULL,
+  updated_at  timestamptz NOT NULL,
+  event_id    bigint REFERENCES channel_sync.events ON DELETE SET NULL,
+  PRIMARY KEY (channel_id, order_id)
+);
+COMMENT ON TABLE channel_sync.orders IS 'Orders placed on a channel, created by order_placed events.';
+COMMENT ON COLUMN channel_sync.orders.order_id IS 'The channel''s order id.';
+COMMENT ON COLUMN channel_sync.orders.state IS 'placed, partially_shipped, shipped, cancelled or returned.';
+COMMENT ON COLUMN channel_sync.orders.oversold IS 'The truth could not cover the order when it arrived.';
+COMMENT ON COLUMN channel_sync.orders.placed_at IS 'occurred_at of the order_placed event.';
+COMMENT ON COLUMN channel_sync.orders.updated_at IS 'occurred_at of the last event applied to the order.';
+COMMENT ON COLUMN channel_sync.orders.event_id IS 'The order_placed event.';
+
+CREATE TABLE channel_sync.order_lines (
+  channel_id    text NOT NULL,
+  order_id      text NOT NULL,
+  line_no       integer NOT NULL,
+  sku           text NOT NULL REFERENCES channel_sync.skus,
+  location_id   text NOT NULL REFERENCES channel_sync.locations,
+  qty           integer NOT NULL CONSTRAINT order_line_qty_positive CHECK (qty > 0),
+  qty_shipped   integer NOT NULL DEFAULT 0 CONSTRAINT qty_shipped_range CHECK (qty_shipped BETWEEN 0 AND qty),
+  qty_cancelled integer NOT NULL DEFAULT 0 CONSTRAINT qty_cancelled_range CHECK (qty_cancelled BETWEEN 0 AND qty),
+  qty_returned  integer NOT NULL DEFAULT 0 CONSTRAINT qty_returned_range CHECK (qty_returned BETWEEN 0 AND qty_shipped),
+  sold_sku      text NOT NULL,
+  PRIMARY KEY (channel_id, order_id, line_no),
+  FOREIGN KEY (channel_id, order_id) REFERENCES channel_sync.orders ON DELETE CASCADE,
+  CONSTRAINT line_not_overdrawn CHECK (qty_shipped + qty_cancelled <= qty)
+);
+CREATE INDEX order_lines_sku_idx ON channel_sync.order_lines (sku);
+COMMENT ON TABLE channel_sync.order_lines IS 'Reservations of an order: one line per simple SKU and location (a bundle line reserves its components).';
+COMMENT ON COLUMN channel_sync.order_lines.order_id IS 'The channel''s order id.';
+COMMENT ON COLUMN channel_sync.order_lines.line_no IS 'Line number within the order.';
+COMMENT ON COLUMN channel_sync.order_lines.location_id IS 'Location whose stock the line reserves.';
+COMMENT ON COLUMN channel_sync.order_lines.qty IS 'Units reserved.';
+COMMENT ON COLUMN channel_sync.order_lines.qty_shipped IS 'Units shipped (on_hand and reserved fell by these).';
+COMMENT ON COLUMN channel_sync.order_lines.qty_cancelled IS 'Units released by cancellation.';
+COMMENT ON COLUMN channel_sync.order_lines.qty_returned IS 'Shipped units returned.';
+COMMENT ON COLUMN channel_sync.order_lines.sold_sku IS 'The SKU the channel sold (a bundle, or the simple SKU itself).';
+
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.propagation_log', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.events', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.order_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_sync.outbox', '');
