@@ -216,10 +216,14 @@ void merge(sketch& into, const sketch& other) {
   into.max = std::max(into.max, other.max);
 }
 
-double quantile(const sketch& s, double q) {
+void check_quantile(double q) {
   if (!(q >= 0.0 && q <= 1.0))
     throw cs::user_error(cs::sqlstate::kNumericValueOutOfRange,
                          "quantile " + format_double(q) + " is not between 0 and 1");
+}
+
+double quantile(const sketch& s, double q) {
+  check_quantile(q);
   if (s.count == 0)
     throw cs::user_error(cs::sqlstate::kInvalidParameterValue, "lag_sketch is empty",
                          "An empty sketch has no quantiles.");

@@ -63,6 +63,9 @@ void merge(sketch& into, const sketch& other);
 // [0, 1] and for an empty sketch.
 double quantile(const sketch& s, double q);
 
+// Throws cs::user_error 22003 unless 0 <= q <= 1.
+void check_quantile(double q);
+
 // Bucket index of a tracked value v (kMinTracked <= v <= kMaxTracked).
 int32_t bucket_index(double v);
 
