@@ -18,6 +18,7 @@ CREATE TABLE channel_sync.parity_history (
 );
 COMMENT ON TABLE channel_sync.parity_history IS 'One row per day and channel: the parity recorded by snapshot_parity() (the last run of the day wins).';
 COMMENT ON COLUMN channel_sync.parity_history.day IS 'current_date (session TimeZone) when recorded.';
+COMMENT ON COLUMN channel_sync.parity_history.channel_id IS 'The channel.';
 COMMENT ON COLUMN channel_sync.parity_history.listings IS 'Listings of the channel.';
 COMMENT ON COLUMN channel_sync.parity_history.in_sync IS 'Listings with parity status in_sync.';
 COMMENT ON COLUMN channel_sync.parity_history.oversell_risk IS 'Listings with parity status oversell_risk.';
