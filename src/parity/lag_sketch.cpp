@@ -164,9 +164,50 @@ void reset(sketch& s) {
   s.hi = kMinIndex - 1;
 }
 
+namespace {
+
+// Bucket lookup without a log per value. Every double in [2^-10, 2^22) (covers 1 ms to 30
+// days) is cut into sub-ranges by its exponent and top 7 mantissa bits; a sub-range is at most
+// 2^-7 = 0.78 % wide, narrower than a bucket (2.02 %), so it holds at most one bucket edge:
+// the bucket of its lowest value, plus one if v is above that bucket's upper edge.
+constexpr int kMinExponent = -10;
+constexpr int kMaxExponent = 21;
+constexpr int kMantissaBits = 7;
+
+struct bucket_lookup {
+  double upper[kBins];  // gamma^i, the upper edge of bucket i (index i - kMinIndex)
+  int16_t first[(kMaxExponent - kMinExponent + 1) << kMantissaBits];
+  bucket_lookup() {
+    for (int32_t i = 0; i < kBins; ++i) upper[i] = std::exp((i + kMinIndex) * kLogGamma);
+    for (int e = kMinExponent; e <= kMaxExponent; ++e) {
+      for (int m = 0; m < (1 << kMantissaBits); ++m) {
+        double low = std::ldexp(1.0 + std::ldexp(m, -kMantissaBits), e);
+        auto at = std::lower_bound(upper, upper + kBins, low) - upper;  // first edge >= low
+        first[((e - kMinExponent) << kMantissaBits) | m] =
+            static_cast<int16_t>(std::min<int64_t>(at, kBins - 1) + kMinIndex);
+      }
+    }
+  }
+};
+
+const bucket_lookup& lookup() {
+  static const bucket_lookup table;
+  return table;
+}
+
+}  // namespace
+
 int32_t bucket_index(double v) {
-  auto i = static_cast<int32_t>(std::ceil(std::log(v) / kLogGamma));
-  return std::clamp(i, kMinIndex, kMaxIndex);
+  const bucket_lookup& t = lookup();
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const int exponent = static_cast<int>((bits >> 52) & 0x7ff) - 1023;
+  if (exponent < kMinExponent) return kMinIndex;
+  if (exponent > kMaxExponent) return kMaxIndex;
+  const auto top = static_cast<int>((bits >> (52 - kMantissaBits)) & ((1u << kMantissaBits) - 1));
+  int32_t i = t.first[((exponent - kMinExponent) << kMantissaBits) | top];
+  if (i < kMaxIndex && v > t.upper[i - kMinIndex]) ++i;
+  return i;
 }
 
 double bucket_value(int32_t i) {

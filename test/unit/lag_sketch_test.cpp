@@ -105,6 +105,32 @@ TEST(LagSketch, EveryBucketValueIsWithinTheBoundOfItsEdges) {
   EXPECT_EQ(cs::parity::bucket_index(2592000.0), cs::parity::kMaxIndex);
 }
 
+TEST(LagSketch, BucketIndexIsTheSmallestBucketWhoseUpperEdgeHoldsTheValue) {
+  const double log_gamma = std::log(1.01 / 0.99);
+  auto upper = [&](int32_t i) { return std::exp(i * log_gamma); };
+  auto check = [&](double v) {
+    int32_t i = cs::parity::bucket_index(v);
+    ASSERT_GE(i, cs::parity::kMinIndex);
+    ASSERT_LE(i, cs::parity::kMaxIndex);
+    EXPECT_LE(v, upper(i)) << v;
+    if (i > cs::parity::kMinIndex) {
+      EXPECT_GT(v, upper(i - 1)) << v;
+    }
+  };
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<> u(std::log(0.001), std::log(2592000.0));
+  for (int k = 0; k < 1'000'000; ++k) check(std::exp(u(rng)));
+  for (int32_t i = cs::parity::kMinIndex; i < cs::parity::kMaxIndex; ++i) {
+    double edge = upper(i);
+    if (edge < 0.001 || edge > 2592000.0) continue;
+    check(edge);
+    check(std::nextafter(edge, 0.0));
+    check(std::nextafter(edge, 1e300));
+  }
+  check(0.001);
+  check(2592000.0);
+}
+
 TEST(LagSketch, MergeEqualsSketchOfTheUnion) {
   auto d = distributions();
   std::vector<double> a = draw(300'000, d[1].gen, 1);
