@@ -83,13 +83,16 @@ inline void copy_truncated(char (&dst)[N], const char* src) {
   dst[n] = '\0';
 }
 
-// What a caught C++ exception becomes once the catch block is left.
+// What a caught C++ exception becomes once the catch block is left. The buffers are not
+// zero-filled (only terminated): this object is built on every call of every CS_FUNCTION,
+// and clearing 2.5 kB per call cost ~60 ns per row in aggregate transition functions.
 struct pending_error {
   ErrorData* postgres = nullptr;
   char sqlstate[6] = "XX000";
-  char message[1024] = "";
-  char detail[1024] = "";
-  char hint[512] = "";
+  char message[1024];
+  char detail[1024];
+  char hint[512];
+  pending_error() { message[0] = detail[0] = hint[0] = '\0'; }
 };
 
 // Raises the pending error; must be called outside any catch block.
