@@ -258,7 +258,9 @@ BEGIN
                                   'channel_sync._refuse_truncate()'::regprocedure) LOOP
       EXECUTE pg_catalog.format('ALTER TABLE channel_sync.%I ENABLE ALWAYS TRIGGER %I', tg.relname, tg.tgname);
     END LOOP;
-    -- rewrite drifted listings (their trigger enqueues), then enqueue unacknowledged versions
+    -- rewrite drifted listings (their trigger enqueues), then enqueue unacknowledged versions;
+    -- the advisory lock is the triggers' "every SKU" retarget lock (see triggers_pg.cpp)
+    PERFORM pg_catalog.pg_advisory_xact_lock(1668481024, 0);
     PERFORM channel_sync.recompute_targets();
     PERFORM pg_catalog.pg_notify('channel_sync', q.channel_id) FROM (
       SELECT DISTINCT r.channel_id FROM channel_sync._enqueue_unacked() AS r(channel_id)) q;

@@ -17,7 +17,9 @@ extern "C" {
 }
 #include "common/pg_headers.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -165,6 +167,39 @@ text_column run_transition_query(TriggerData* td, const char* sql) {
   return out;
 }
 
+// Advisory lock space of the retarget locks (two int4 keys: space, SKU hash; 0 = every SKU).
+constexpr int32 kLockSpace = 1668481024;  // 'c' 's' 0 0
+
+// Serializes re-targeting: a statement re-targeting some SKUs waits for every uncommitted
+// transaction that re-targeted one of them (or all SKUs), so the targets it computes next,
+// with a fresh snapshot, include their changes; re-targeting all SKUs waits for everyone.
+// Transaction-scoped advisory locks, taken in hash order.
+void lock_for_retarget(const std::vector<std::string>* skus) {
+  if (skus == nullptr) {
+    cs::pg::guard([] {
+      DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(0));
+    });
+    return;
+  }
+  std::vector<int32> keys;
+  keys.reserve(skus->size());
+  for (const auto& s : *skus) keys.push_back(static_cast<int32>(std::hash<std::string>{}(s) | 1u));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  cs::pg::guard([&] {
+    DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kLockSpace),
+                        Int32GetDatum(0));
+    for (int32 k : keys)
+      DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(k));
+  });
+}
+
+// Locks (see lock_for_retarget) and re-targets the SKUs (nullptr: all of them).
+void locked_retarget(const std::vector<std::string>* skus) {
+  lock_for_retarget(skus);
+  cs::allocation::retarget(skus);
+}
+
 // The watched-table entry for a relation name, or nullptr.
 const watched_table* find_watched(const char* relname) {
   for (const auto& w : kWatched)
@@ -188,14 +223,14 @@ CS_FUNCTION(_retarget_on_change) {
                                                   : nullptr;
   if (sql == nullptr) return done;
   if (std::strcmp(sql, kAllSkus) == 0) {
-    cs::allocation::retarget(nullptr);
+    locked_retarget(nullptr);
     return done;
   }
   text_column skus = run_transition_query(td, sql);
   if (skus.saw_null)
-    cs::allocation::retarget(nullptr);
+    locked_retarget(nullptr);
   else if (!skus.values.empty())
-    cs::allocation::retarget(&skus.values);
+    locked_retarget(&skus.values);
   return done;
 }
 
