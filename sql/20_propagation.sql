@@ -50,9 +50,16 @@ UPDATE channel_sync.stock SET on_hand = on_hand WHERE sku = 'TEE';
 SELECT count(*) - :before AS new_messages FROM channel_sync.outbox;
 
 -- NOTIFY once per channel per transaction, delivered at commit (not per row, not per statement)
+SELECT count(*) AS delivered FROM channel_sync.channels ch, LATERAL channel_sync.claim(ch.channel_id) c,
+       LATERAL channel_sync.ack(c.message_id) a WHERE a;
 \setenv DB :DBNAME
 \! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c 'BEGIN' -c "UPDATE channel_sync.stock SET on_hand = on_hand + 1" -c "UPDATE channel_sync.stock SET on_hand = on_hand + 1 WHERE sku = 'TEE'" -c "UPDATE channel_sync.channel_prices SET price = price WHERE false" -c 'COMMIT' 2>&1 | sed -E 's/PID [0-9]+/PID N/'
 \! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c 'BEGIN' -c "UPDATE channel_sync.stock SET on_hand = on_hand - 2" -c 'ROLLBACK' -c 'SELECT 1 AS no_notification_after_rollback' 2>&1 | sed -E 's/PID [0-9]+/PID N/'
+-- a change coalesced into messages still waiting to be claimed wakes no one (listeners
+-- were woken when those messages were written); a message in flight (claimed) does
+\! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c "UPDATE channel_sync.stock SET on_hand = on_hand + 1 WHERE sku = 'TEE'" -c 'SELECT 1 AS no_notification_when_coalesced' 2>&1 | sed -E 's/PID [0-9]+/PID N/'
+SELECT count(*) AS claimed_by_amazon FROM channel_sync.claim('amazon', 100, '1 ms') WHERE sku = 'TEE';
+\! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c "UPDATE channel_sync.stock SET on_hand = on_hand - 1 WHERE sku = 'TEE'" 2>&1 | sed -E 's/PID [0-9]+/PID N/'
 
 -- ack after a newer change: returns false, the newer version stays pending with its own first change
 -- (claims that filter their result use a 1 ms lease, so the rows they skip are free again)

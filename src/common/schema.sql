@@ -197,7 +197,7 @@ COMMENT ON COLUMN channel_sync.outbox.qty IS 'Quantity to list (the latest targe
 COMMENT ON COLUMN channel_sync.outbox.price IS 'Price to list (the latest target).';
 COMMENT ON COLUMN channel_sync.outbox.version IS 'The listing''s target_version this message carries.';
 COMMENT ON COLUMN channel_sync.outbox.first_change_at IS 'Time of the first change not yet propagated; lag is measured from it.';
-COMMENT ON COLUMN channel_sync.outbox.enqueued_at IS 'When the message was first written.';
+COMMENT ON COLUMN channel_sync.outbox.enqueued_at IS 'When the message was written (or revived from dead by a new change).';
 COMMENT ON COLUMN channel_sync.outbox.status IS 'pending, or dead after the channel''s max_attempts failures.';
 COMMENT ON COLUMN channel_sync.outbox.attempts IS 'Failed delivery attempts so far.';
 COMMENT ON COLUMN channel_sync.outbox.next_attempt_at IS 'Not claimable before this time (retry backoff).';
