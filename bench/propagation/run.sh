@@ -18,7 +18,7 @@ mkdir -p "$BENCH_OUT"
 case "$SCALE" in
   small) secs=3; runs=3; lat_n=100 ;;
   large) secs=15; runs=5; lat_n=1000 ;;
-  *) secs=7; runs=3; lat_n=300 ;;
+  *) secs=6; runs=3; lat_n=300 ;;
 esac
 skus=1000
 work=$(mktemp -d /tmp/cs_bench_propagation.XXXXXX)
@@ -47,9 +47,10 @@ INSERT INTO bench_ref.stock SELECT sku, location_id, on_hand, reserved, safety_s
 VACUUM ANALYZE;
 SQL
 
-for v in limit reference channel_sync; do
+variants="limit limit_notify reference channel_sync"
+for v in $variants; do
   case $v in
-    limit) table=bench_limit.stock ;;
+    limit | limit_notify) table=bench_limit.stock ;;
     reference) table=bench_ref.stock ;;
     channel_sync) table=channel_sync.stock ;;
   esac
@@ -58,6 +59,10 @@ for v in limit reference channel_sync; do
 \set q random(0, 200)
 UPDATE $table SET on_hand = :q WHERE sku = 'B' || lpad(:s::text, 5, '0') AND location_id = 'wh1';
 SQL
+  # what one NOTIFY per transaction costs on this machine (the commit-time notify lock)
+  [ "$v" = limit_notify ] && printf 'BEGIN;\nUPDATE %s SET on_hand = :q WHERE sku = %s AND location_id = %s;\nNOTIFY channel_sync_bench;\nCOMMIT;\n' \
+    "$table" "'B' || lpad(:s::text, 5, '0')" "'wh1'" >"$work/$v.sql.body" && \
+    { head -2 "$work/$v.sql"; cat "$work/$v.sql.body"; } >"$work/$v.tmp" && mv "$work/$v.tmp" "$work/$v.sql"
 done
 
 tsv=$BENCH_OUT/propagation.tsv
@@ -72,18 +77,19 @@ declare -A tps
 for clients in 1 8; do
   declare -A samples=()
   for r in $(seq 1 "$runs"); do
-    for v in limit reference channel_sync; do
+    for v in $variants; do
       psql_q -c 'CHECKPOINT' >/dev/null
       t=$(pgbench -n -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$secs" -f "$work/$v.sql" 2>&1 |
-          sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
+          sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
       [ -n "$t" ] || t=0
       samples[$v]="${samples[$v]:-} $t"
     done
   done
-  for v in limit reference channel_sync; do
+  for v in $variants; do
     read -r med mn mx <<<"$(stats "${samples[$v]}")"
     tps[$v,$clients]=$med
-    printf 'stock_update_5_channels\t%s\t%s\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t%s\n' "$v" "$clients" "$skus" "$med" "$mn" "$mx" "$runs" >>"$tsv"
+    if [ "$v" = limit_notify ]; then bench=stock_update_plus_one_notify; variant=limit; else bench=stock_update_5_channels; variant=$v; fi
+    printf '%s\t%s\t%s\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t%s\n' "$bench" "$variant" "$clients" "$skus" "$med" "$mn" "$mx" "$runs" >>"$tsv"
     echo "  $clients client(s) $v: median ${med} tps (runs:${samples[$v]})"
   done
   unset samples
@@ -112,6 +118,7 @@ printf 'pending messages after 100,000 updates over 1,000 SKUs\t%s\t<= 5000\t%s\
 echo "  burst: 100,000 row updates in ${burst_s}s leave $pending pending messages"
 
 # ---- commit-to-listener latency
+psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null  # every update below writes a new message
 gcc -O2 -o "$work/listen_latency" "$here/listen_latency.c" -I"$(pg_config --includedir)" -lpq
 "$work/listen_latency" "$lat_n" "$skus" >"$work/lat.txt"
 timeouts=$(grep -c timeout "$work/lat.txt" || true)

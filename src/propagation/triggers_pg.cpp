@@ -179,8 +179,12 @@ constexpr int32 kLockSpace = 1668481024;  // 'c' 's' 0 0
 // transaction that re-targeted one of them (or all SKUs), so the targets it computes next,
 // with a fresh snapshot, include their changes; re-targeting all SKUs waits for everyone.
 // Transaction-scoped advisory locks, taken in hash order.
+// A statement touching more SKUs than kMaxSkuLocks takes the "every SKU" lock instead:
+// the lock table holds a limited number of locks per transaction.
+constexpr size_t kMaxSkuLocks = 32;
+
 void lock_for_retarget(const std::vector<std::string>* skus) {
-  if (skus == nullptr) {
+  if (skus == nullptr || skus->size() > kMaxSkuLocks) {
     cs::pg::guard([] {
       DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(0));
     });
