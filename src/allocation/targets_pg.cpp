@@ -189,12 +189,15 @@ const plan_spec kPlans[q_count] = {
      "low_stock_cutoff, dynamic_buffer FROM channel_sync.allocation_rules WHERE sku IS NOT NULL",
      0,
      {}},
-    {"SELECT sku, channel_id, buffer, (reserve_pct * 100)::int4, (list_pct * 100)::int4, cap, "
-     "low_stock_cutoff, dynamic_buffer FROM channel_sync.allocation_rules WHERE sku = ANY($1)",
+    // (channel_id, sku) is the only index: reach it through the channels (a nested loop)
+    {"SELECT r.sku, r.channel_id, r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, "
+     "r.cap, r.low_stock_cutoff, r.dynamic_buffer FROM channel_sync.channels c "
+     "JOIN channel_sync.allocation_rules r ON r.channel_id = c.channel_id AND r.sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, price FROM channel_sync.channel_prices", 0, {}},
-    {"SELECT sku, channel_id, price FROM channel_sync.channel_prices WHERE sku = ANY($1)",
+    {"SELECT p.sku, p.channel_id, p.price FROM channel_sync.channels c "
+     "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
