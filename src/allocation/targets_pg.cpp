@@ -328,9 +328,10 @@ uint64_t key(uint32_t sku, uint32_t channel) {
 }
 
 // Reports progress in pg_stat_activity.query.
-void report_progress(const char* phase, size_t done, size_t total) {
+void report_progress(const char* phase, size_t done, size_t total, const char* what = "SKUs") {
   char buf[200];
-  snprintf(buf, sizeof buf, "channel_sync.recompute_targets: %s %zu/%zu SKUs", phase, done, total);
+  snprintf(buf, sizeof buf, "channel_sync.recompute_targets: %s %zu/%zu %s", phase, done, total,
+           what);
   const char* msg = buf;
   pg::guard([&] { pgstat_report_activity(STATE_RUNNING, msg); });
 }
@@ -677,8 +678,12 @@ class listing_writer {
   }
   void flush();
   int64_t written() const { return written_; }
+  // Report progress in pg_stat_activity after each chunk, out of `total` listings to write.
+  void report(size_t total) { report_total_ = total; }
 
  private:
+  size_t report_total_ = 0;
+  size_t sent_ = 0;
   std::vector<std::string> channels_, skus_;
   std::vector<int32_t> qty_;
   std::vector<const std::string*> prices_;
@@ -715,6 +720,8 @@ void listing_writer::flush() {
     return SPI_processed;
   });
   written_ += static_cast<int64_t>(done);
+  sent_ += qty_.size();
+  if (report_total_ > 0) report_progress("written", sent_, report_total_, "changed listings");
   channels_.clear();
   skus_.clear();
   qty_.clear();
@@ -765,6 +772,13 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
          }
        });
   listing_writer writer;
+  if (w.full()) {
+    size_t to_write = 0;
+    for (uint32_t i = 0; i < ns; ++i)
+      if (rows[i].wanted)
+        for (size_t c = 0; c < nc; ++c) to_write += state[i * nc + c] != 1 ? 1 : 0;
+    writer.report(to_write);
+  }
   for (uint32_t i = 0; i < ns; ++i) {
     if (!rows[i].wanted) continue;
     for (size_t c = 0; c < nc; ++c) {
