@@ -9,7 +9,7 @@ packages=(
   libpq-dev libpqxx-dev                                      # connector example, load tools
   libclang-rt-14-dev                                         # libFuzzer + sanitizers
   gnuplot-nox                                                # benchmark charts
-  python3 procps                                             # test drivers, ps/kill
+  python3 python3-psycopg2 procps                            # test drivers (crash, soak), ps/kill
 )
 
 missing=()

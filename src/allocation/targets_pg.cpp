@@ -29,6 +29,7 @@ extern "C" {
 #include <vector>
 
 #include "allocation/allocator.hpp"
+#include "allocation/string_index.hpp"
 #include "allocation/targets_pg.hpp"
 
 namespace cs::allocation {
@@ -56,16 +57,22 @@ struct cell {
   bool null;
 };
 
+constexpr int kMaxColumns = 16;
+
 // Decodes n rows of SPI_tuptable into cells (row-major). Plain C frame: may ereport.
 void decode_batch(uint64 n, const col* kinds, int ncols, cell* out) {
   SPITupleTable* table = SPI_tuptable;
   TupleDesc desc = table->tupdesc;
+  Datum values[kMaxColumns];
+  bool isnulls[kMaxColumns];
+  if (desc->natts > kMaxColumns || ncols > desc->natts)
+    elog(ERROR, "channel_sync: unexpected row shape");
   for (uint64 r = 0; r < n; ++r) {
-    HeapTuple tuple = table->vals[r];
+    heap_deform_tuple(table->vals[r], desc, values, isnulls);
     for (int c = 0; c < ncols; ++c) {
       cell* x = &out[r * ncols + c];
-      bool isnull = false;
-      Datum d = heap_getattr(tuple, c + 1, desc, &isnull);
+      bool isnull = isnulls[c];
+      Datum d = values[c];
       x->null = isnull;
       x->str = nullptr;
       x->len = 0;
@@ -182,12 +189,15 @@ const plan_spec kPlans[q_count] = {
      "low_stock_cutoff, dynamic_buffer FROM channel_sync.allocation_rules WHERE sku IS NOT NULL",
      0,
      {}},
-    {"SELECT sku, channel_id, buffer, (reserve_pct * 100)::int4, (list_pct * 100)::int4, cap, "
-     "low_stock_cutoff, dynamic_buffer FROM channel_sync.allocation_rules WHERE sku = ANY($1)",
+    // (channel_id, sku) is the only index: reach it through the channels (a nested loop)
+    {"SELECT r.sku, r.channel_id, r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, "
+     "r.cap, r.low_stock_cutoff, r.dynamic_buffer FROM channel_sync.channels c "
+     "JOIN channel_sync.allocation_rules r ON r.channel_id = c.channel_id AND r.sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, price FROM channel_sync.channel_prices", 0, {}},
-    {"SELECT sku, channel_id, price FROM channel_sync.channel_prices WHERE sku = ANY($1)",
+    {"SELECT p.sku, p.channel_id, p.price FROM channel_sync.channels c "
+     "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
@@ -284,13 +294,27 @@ struct channel_row {
   bool has_locations = false;
 };
 
+constexpr uint32_t kNone = UINT32_MAX;
+
 struct sku_row {
-  std::string sku;
   std::string base_price;  // numeric payload
   bool bundle = false;
   bool wanted = false;  // a target is computed for it (else: a component loaded for its stock)
-  bool has_override = false;  // has per-SKU rules
   uint32_t comp_begin = 0, comp_end = 0;
+  uint32_t first_override = kNone;  // per-SKU rules: a list through override_row::next
+  uint32_t first_price = kNone;     // channel prices: a list through price_row::next
+};
+
+struct override_row {
+  uint32_t next;
+  uint32_t channel;
+  rule r;
+};
+
+struct price_row {
+  uint32_t next;
+  uint32_t channel;
+  std::string payload;
 };
 
 struct component_row {
@@ -304,9 +328,10 @@ uint64_t key(uint32_t sku, uint32_t channel) {
 }
 
 // Reports progress in pg_stat_activity.query.
-void report_progress(const char* phase, size_t done, size_t total) {
+void report_progress(const char* phase, size_t done, size_t total, const char* what = "SKUs") {
   char buf[200];
-  snprintf(buf, sizeof buf, "channel_sync.recompute_targets: %s %zu/%zu SKUs", phase, done, total);
+  snprintf(buf, sizeof buf, "channel_sync.recompute_targets: %s %zu/%zu %s", phase, done, total,
+           what);
   const char* msg = buf;
   pg::guard([&] { pgstat_report_activity(STATE_RUNNING, msg); });
 }
@@ -317,10 +342,18 @@ class world {
   void load(const std::vector<std::string>* skus);
   size_t channel_count() const { return channels_.size(); }
   const channel_row& channel(size_t c) const { return channels_[c]; }
-  const std::deque<sku_row>& skus() const { return skus_; }
-  int64_t find_sku(std::string_view s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+  const std::vector<sku_row>& skus() const { return skus_; }
+  std::string_view sku_name(size_t i) const { return index_.key(i); }
+  int64_t find_sku(std::string_view s) const { return index_.find(s); }
+  // find_sku for rows that mostly come in the order the SKUs were loaded: tries the SKU
+  // of the previous hit, then the one after it, first.
+  int64_t find_sku(std::string_view s, int64_t& hint) const {
+    if (hint >= 0 && index_.key(static_cast<size_t>(hint)) == s) return hint;
+    size_t next = static_cast<size_t>(hint + 1);
+    if (next < skus_.size() && index_.key(next) == s) return hint = static_cast<int64_t>(next);
+    int64_t i = index_.find(s);
+    if (i >= 0) hint = i;
+    return i;
   }
   int64_t find_channel(std::string_view id) const {
     for (size_t c = 0; c < channels_.size(); ++c)
@@ -342,31 +375,24 @@ class world {
   bool full_ = true;
   Datum sku_array_ = 0;
   std::vector<channel_row> channels_;
-  std::deque<sku_row> skus_;  // stable addresses: index_ keys view into them
-  std::unordered_map<std::string_view, uint32_t> index_;
+  std::vector<sku_row> skus_;  // by SKU id (index_)
+  string_index index_;
   std::vector<component_row> components_;
   std::vector<int64_t> pools_;                         // [sku * channels + channel]
   std::vector<std::vector<uint16_t>> location_feeds_;  // location -> channels it feeds
   std::vector<std::string> locations_;
-  std::unordered_map<uint64_t, rule> overrides_;
-  std::unordered_map<uint64_t, std::string> prices_;
+  std::vector<override_row> overrides_;
+  std::vector<price_row> prices_;
   std::unordered_map<uint64_t, double> velocity_;
   bool any_dynamic_ = false;
 };
 
 uint32_t world::add_sku(std::string_view s, bool wanted) {
-  auto it = index_.find(s);
-  if (it != index_.end()) {
-    skus_[it->second].wanted |= wanted;
-    return it->second;
-  }
-  skus_.emplace_back();
-  sku_row& row = skus_.back();
-  row.sku.assign(s.data(), s.size());
-  row.wanted = wanted;
-  uint32_t idx = static_cast<uint32_t>(skus_.size() - 1);
-  index_.emplace(std::string_view(row.sku), idx);
-  return idx;
+  bool added = false;
+  uint32_t id = index_.insert(s, &added);
+  if (added) skus_.emplace_back();
+  skus_[id].wanted |= wanted;
+  return id;
 }
 
 rule world::read_rule(const cell* row, int first) const {
@@ -436,8 +462,8 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   std::vector<bool> is_dynamic(channels_.size(), false);
   for (size_t c = 0; c < channels_.size(); ++c)
     if (channels_[c].def.dynamic_buffer) is_dynamic[c] = true;
-  for (const auto& [k, r] : overrides_)
-    if (r.dynamic_buffer) is_dynamic[k & 0xffff] = true;
+  for (const auto& o : overrides_)
+    if (o.r.dynamic_buffer) is_dynamic[o.channel] = true;
   for (size_t c = 0; c < channels_.size(); ++c)
     if (is_dynamic[c]) dynamic_channels.push_back(channels_[c].id);
   if (dynamic_channels.empty()) return;
@@ -524,6 +550,7 @@ void world::load(const std::vector<std::string>* skus) {
     all_skus.insert(all_skus.end(), extra.begin(), extra.end());
     stock_args[0] = text_array(all_skus);
   }
+  int64_t hint = -1;
   scan(plan(full_ ? q_stock_all : q_stock_some), full_ ? nullptr : stock_args, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
          std::string_view last_loc;
@@ -531,7 +558,7 @@ void world::load(const std::vector<std::string>* skus) {
          bool loc_known = false;
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 5;
-           int64_t s = find_sku(view(row[0]));
+           int64_t s = find_sku(view(row[0]), hint);
            if (s < 0) continue;
            if (view(row[1]) != last_loc || r == 0) {
              last_loc = view(row[1]);
@@ -557,20 +584,22 @@ void world::load(const std::vector<std::string>* skus) {
            if (s < 0 || c < 0) continue;
            rule rl = read_rule(row, 2);
            any_dynamic_ |= rl.dynamic_buffer;
-           overrides_[key(static_cast<uint32_t>(s), static_cast<uint32_t>(c))] = rl;
-           skus_[s].has_override = true;
+           overrides_.push_back({skus_[s].first_override, static_cast<uint32_t>(c), rl});
+           skus_[s].first_override = static_cast<uint32_t>(overrides_.size() - 1);
          }
        });
 
+  hint = -1;
   scan(plan(full_ ? q_prices_all : q_prices_some), a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
-           int64_t s = find_sku(view(row[0]));
+           int64_t s = find_sku(view(row[0]), hint);
            int64_t c = find_channel(view(row[1]));
            if (s < 0 || c < 0) continue;
-           prices_[key(static_cast<uint32_t>(s), static_cast<uint32_t>(c))].assign(
-               row[2].str, static_cast<size_t>(row[2].len));
+           prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
+                              std::string(row[2].str, static_cast<size_t>(row[2].len))});
+           skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
          }
        });
 
@@ -588,10 +617,8 @@ void world::allocate_sku(uint32_t i, channel_results& out,
     x.active = ch.active;
     x.has_locations = ch.has_locations;
     x.r = ch.def;
-    if (s.has_override) {
-      auto it = overrides_.find(key(i, static_cast<uint32_t>(c)));
-      if (it != overrides_.end()) x.r = it->second;
-    }
+    for (uint32_t o = s.first_override; o != kNone; o = overrides_[o].next)
+      if (overrides_[o].channel == c) x.r = overrides_[o].r;
     if (x.r.dynamic_buffer) {
       auto v = velocity_.find(key(i, static_cast<uint32_t>(c)));
       x.r.velocity_per_hour = v == velocity_.end() ? 0 : v->second;
@@ -611,13 +638,9 @@ void world::allocate_sku(uint32_t i, channel_results& out,
   out.resize(nc);
   allocate(in.data(), nc, out.data());
   prices.resize(nc);
-  for (size_t c = 0; c < nc; ++c) {
-    prices[c] = &s.base_price;
-    if (!prices_.empty()) {
-      auto it = prices_.find(key(i, static_cast<uint32_t>(c)));
-      if (it != prices_.end()) prices[c] = &it->second;
-    }
-  }
+  for (size_t c = 0; c < nc; ++c) prices[c] = &s.base_price;
+  for (uint32_t p = s.first_price; p != kNone; p = prices_[p].next)
+    prices[prices_[p].channel] = &prices_[p].payload;
 }
 
 void connect() {
@@ -645,18 +668,22 @@ std::string numeric_text(const std::string& payload) {
 // The changed rows of one retarget, flushed to listings every kWriteChunk rows.
 class listing_writer {
  public:
-  void add(const std::string& channel, const std::string& sku, int32_t qty,
+  void add(const std::string& channel, std::string_view sku, int32_t qty,
            const std::string& price) {
     channels_.push_back(channel);
-    skus_.push_back(sku);
+    skus_.emplace_back(sku);
     qty_.push_back(qty);
     prices_.push_back(&price);
     if (channels_.size() >= kWriteChunk) flush();
   }
   void flush();
   int64_t written() const { return written_; }
+  // Report progress in pg_stat_activity after each chunk, out of `total` listings to write.
+  void report(size_t total) { report_total_ = total; }
 
  private:
+  size_t report_total_ = 0;
+  size_t sent_ = 0;
   std::vector<std::string> channels_, skus_;
   std::vector<int32_t> qty_;
   std::vector<const std::string*> prices_;
@@ -693,6 +720,8 @@ void listing_writer::flush() {
     return SPI_processed;
   });
   written_ += static_cast<int64_t>(done);
+  sent_ += qty_.size();
+  if (report_total_ > 0) report_progress("written", sent_, report_total_, "changed listings");
   channels_.clear();
   skus_.clear();
   qty_.clear();
@@ -725,12 +754,13 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
   std::vector<uint8_t> state(ns * nc, 0);
   Datum args[1];
   if (!w.full()) args[0] = w.sku_array();
+  int64_t hint = -1;
   scan(plan(w.full() ? q_listings_all : q_listings_some), w.full() ? nullptr : args,
        w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 4;
-           int64_t s = w.find_sku(view(row[0]));
+           int64_t s = w.find_sku(view(row[0]), hint);
            int64_t c = w.find_channel(view(row[1]));
            if (s < 0 || c < 0 || !rows[s].wanted) continue;
            size_t k = static_cast<size_t>(s) * nc + static_cast<size_t>(c);
@@ -742,11 +772,18 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
          }
        });
   listing_writer writer;
+  if (w.full()) {
+    size_t to_write = 0;
+    for (uint32_t i = 0; i < ns; ++i)
+      if (rows[i].wanted)
+        for (size_t c = 0; c < nc; ++c) to_write += state[i * nc + c] != 1 ? 1 : 0;
+    writer.report(to_write);
+  }
   for (uint32_t i = 0; i < ns; ++i) {
     if (!rows[i].wanted) continue;
     for (size_t c = 0; c < nc; ++c) {
       size_t k = i * nc + c;
-      if (state[k] != 1) writer.add(w.channel(c).id, rows[i].sku, target[k], *target_price[k]);
+      if (state[k] != 1) writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k]);
     }
   }
   writer.flush();
@@ -775,7 +812,7 @@ std::vector<listing_target> compute_targets(const std::vector<std::string>* skus
     if (!rows[i].wanted) continue;
     w.allocate_sku(i, res, prices);
     for (size_t c = 0; c < w.channel_count(); ++c)
-      out.push_back({w.channel(c).id, rows[i].sku, static_cast<int32_t>(res[c].ats),
+      out.push_back({w.channel(c).id, std::string(w.sku_name(i)), static_cast<int32_t>(res[c].ats),
                      numeric_text(*prices[c]), false});
   }
   finish();
