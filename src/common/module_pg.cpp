@@ -1,6 +1,7 @@
 // The shared library's entry: module magic, GUC prefix, and the boundary self-test
 // used by the regression suite to prove errors cross the C/C++ boundary intact.
 #include "common/boundary.hpp"
+#include "allocation/targets_pg.hpp"
 
 #include <memory>
 #include <vector>
@@ -12,6 +13,7 @@ void _PG_init(void);
 }
 
 void _PG_init(void) {
+  cs::allocation::init_allocation();
   MarkGUCPrefixReserved("channel_sync");
 }
 

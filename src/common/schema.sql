@@ -164,7 +164,6 @@ SELECT pg_catalog.pg_extension_config_dump('channel_sync.bundle_components', '')
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.sku_aliases', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.stock', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.allocation_rules', '');
-SELECT pg_catalog.pg_extension_config_dump('channel_sync.listings', '');
 
 CREATE FUNCTION channel_sync._boundary_selftest(mode text) RETURNS integer
   LANGUAGE c STRICT AS 'MODULE_PATHNAME', '_boundary_selftest';
@@ -185,6 +184,9 @@ CREATE TABLE channel_sync.outbox (
   next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
   leased_until    timestamptz,
   claimed_version bigint,
+  claimed_qty     integer,
+  claimed_price   numeric(12, 2),
+  changed_after_claim_at timestamptz,
   last_error      text,
   CONSTRAINT one_message_per_listing UNIQUE (channel_id, sku)
 );
@@ -195,12 +197,15 @@ COMMENT ON COLUMN channel_sync.outbox.qty IS 'Quantity to list (the latest targe
 COMMENT ON COLUMN channel_sync.outbox.price IS 'Price to list (the latest target).';
 COMMENT ON COLUMN channel_sync.outbox.version IS 'The listing''s target_version this message carries.';
 COMMENT ON COLUMN channel_sync.outbox.first_change_at IS 'Time of the first change not yet propagated; lag is measured from it.';
-COMMENT ON COLUMN channel_sync.outbox.enqueued_at IS 'When the message was first written.';
+COMMENT ON COLUMN channel_sync.outbox.enqueued_at IS 'When the message was written (or revived from dead by a new change).';
 COMMENT ON COLUMN channel_sync.outbox.status IS 'pending, or dead after the channel''s max_attempts failures.';
 COMMENT ON COLUMN channel_sync.outbox.attempts IS 'Failed delivery attempts so far.';
 COMMENT ON COLUMN channel_sync.outbox.next_attempt_at IS 'Not claimable before this time (retry backoff).';
 COMMENT ON COLUMN channel_sync.outbox.leased_until IS 'Claimed by a connector until this time; claimable again after it.';
 COMMENT ON COLUMN channel_sync.outbox.claimed_version IS 'Version handed out by the last claim.';
+COMMENT ON COLUMN channel_sync.outbox.claimed_qty IS 'Quantity handed out by the last claim (what an ack confirms).';
+COMMENT ON COLUMN channel_sync.outbox.claimed_price IS 'Price handed out by the last claim (what an ack confirms).';
+COMMENT ON COLUMN channel_sync.outbox.changed_after_claim_at IS 'Time of the first change after the last claim; becomes first_change_at if the ack confirms an older version.';
 COMMENT ON COLUMN channel_sync.outbox.last_error IS 'Error the connector reported at the last failure.';
 
 CREATE TABLE channel_sync.propagation_log (
@@ -304,4 +309,3 @@ SELECT pg_catalog.pg_extension_config_dump('channel_sync.propagation_log', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.events', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.order_lines', '');
-SELECT pg_catalog.pg_extension_config_dump('channel_sync.outbox', '');

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/allocation: recompute_targets() over N SKUs x 5 channels — channel_sync's C++
+# pass vs a straightforward PL/pgSQL implementation of the same rules
+# (bench/reference/allocation_plpgsql.sql) vs the limit (bare scans of the inputs).
+# Steady state: listings exist; before every timed run 1 % of the SKUs get new stock, so
+# each run reads everything and rewrites ~1 % of the targets. No bundles, no dynamic
+# buffers in this catalog (the reference implements neither).
+#   SCALE=small 10,000 SKUs; default 100,000; large 1,000,000 (the reference then times a
+#   10 % sample of the SKUs and is extrapolated linearly — said so in the output).
+# Env: PGHOST PGPORT PGUSER PGDATABASE (fresh database, extension created), SCALE, BENCH_OUT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+SCALE=${SCALE:-default}
+BENCH_OUT=${BENCH_OUT:-$root/build/bench}
+mkdir -p "$BENCH_OUT"
+case "$SCALE" in
+  small) n=10000; sample=1; runs=3 ;;
+  default) n=100000; sample=1; runs=3 ;;
+  large) n=1000000; sample=10; runs=3 ;;
+  *) echo "SCALE must be small, default or large" >&2; exit 2 ;;
+esac
+deadline=$(($(date +%s) + ${BENCH_AREA_SECONDS:-900}))
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# Runs one SQL statement, prints its server-reported time in seconds.
+timed() {
+  psql -X -q -At -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" |
+    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | awk '{ printf "%.4f\n", $1 / 1000 }'
+}
+# Gives 1 % of the SKUs (a different slice each call) one more unit at one location.
+perturb() {
+  psql_q -c "UPDATE channel_sync.stock SET on_hand = on_hand + 1
+              WHERE location_id = 'wh-west' AND abs(hashtext(sku || '$1')) % 100 = 0"
+}
+# median min max of the numbers on stdin
+stats() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.4f\t%.4f\t%.4f\t%d\n", m, v[1], v[NR], NR }'; }
+
+echo "allocation bench: SCALE=$SCALE, $n SKUs x 5 channels, $runs runs each"
+psql_q -v n="$n" -f "$here/setup.sql"
+psql_q -f "$root/bench/reference/allocation_plpgsql.sql"
+initial=$(timed "SELECT channel_sync.recompute_targets()")
+echo "  first build of $((n * 5)) listings (not timed below): ${initial}s"
+psql_q -c "VACUUM ANALYZE channel_sync.listings"
+sampled=$(psql -X -At -c "SELECT count(*) FROM channel_sync.skus WHERE abs(hashtext(sku)) % $sample = 0")
+
+cs_times=() ref_times=() limit_times=()
+for r in $(seq 1 "$runs"); do
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "  time budget reached after $((r - 1)) runs"; break; }
+  perturb "cs$r"
+  cs_times+=("$(timed "SELECT channel_sync.recompute_targets()")")
+  perturb "ref$r"
+  t=$(timed "SELECT bench_ref.recompute_targets($sample)")
+  ref_times+=("$(awk -v t="$t" -v n="$n" -v s="$sampled" 'BEGIN { printf "%.4f", t * n / s }')")
+  limit_times+=("$(timed "SELECT (SELECT sum(on_hand - reserved - safety_stock) FROM channel_sync.stock),
+                                 (SELECT sum(target_qty) FROM channel_sync.listings),
+                                 (SELECT count(*) FROM channel_sync.channel_prices)")")
+  echo "  run $r: channel_sync ${cs_times[-1]}s, PL/pgSQL ${ref_times[-1]}s, bare scans ${limit_times[-1]}s"
+done
+# the second of two consecutive passes changes nothing
+again=$(psql -X -At -c "SELECT channel_sync.recompute_targets()")
+
+cs=$(printf '%s\n' "${cs_times[@]}" | stats)
+ref=$(printf '%s\n' "${ref_times[@]}" | stats)
+lim=$(printf '%s\n' "${limit_times[@]}" | stats)
+{
+  printf 'benchmark\tvariant\tclients\tsize\tmetric\tunit\tmedian\tmin\tmax\truns\n'
+  printf 'recompute_targets\tchannel_sync\t1\t%s\twall_time\ts\t%s\n' "$n" "$cs"
+  printf 'recompute_targets\treference\t1\t%s\twall_time\ts\t%s\n' "$n" "$ref"
+  printf 'recompute_targets\tlimit\t1\t%s\twall_time\ts\t%s\n' "$n" "$lim"
+} >"$BENCH_OUT/allocation.tsv"
+cs_med=$(cut -f1 <<<"$cs")
+ref_med=$(cut -f1 <<<"$ref")
+ratio=$(awk -v a="$ref_med" -v b="$cs_med" 'BEGIN { printf "%.1f", a / b }')
+per_million=$(awk -v t="$cs_med" -v n="$n" 'BEGIN { printf "%.2f", t * 1000000 / n }')
+holds() { awk "BEGIN { exit !($1) }" && echo yes || echo no; }
+{
+  printf 'target\tmeasured\tgoal\tholds\n'
+  printf 'recompute_1M_skus_5_channels\t%ss per 1M SKUs (%ss at %s)\t< 5 s per 1M SKUs\t%s\n' \
+    "$per_million" "$cs_med" "$n" "$(holds "$per_million < 5")"
+  printf 'speedup_vs_plpgsql\t%sx\t>= 20x\t%s\n' "$ratio" "$(holds "$ratio >= 20")"
+  printf 'second_pass_changes_nothing\t%s changed\t0\t%s\n' "$again" "$(holds "$again == 0")"
+} >"$BENCH_OUT/allocation-targets.tsv"
+echo "  channel_sync median ${cs_med}s ($per_million s per 1M SKUs), PL/pgSQL median ${ref_med}s$([ "$sample" -gt 1 ] && echo " (extrapolated from a 1/$sample sample: $sampled SKUs)"), ratio ${ratio}x"
+column -t -s $'\t' "$BENCH_OUT/allocation-targets.tsv"

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Propagation benchmark: single-row stock UPDATE with 5 channels through channel_sync's
+# C++ statement triggers (retarget + coalesced outbox + NOTIFY once per channel), against
+#   limit:     the same UPDATE on a table with no trigger;
+#   reference: a hand-written PL/pgSQL row trigger + outbox + pg_notify per row
+#              (bench/reference/propagation_plpgsql.sql).
+# pgbench at 1 and 8 clients, fsync and synchronous_commit on; then a burst of 100,000 row
+# updates over 1,000 SKUs (pending messages left), and commit-to-listener latency.
+# Env: PGHOST PGPORT PGUSER PGDATABASE (fresh database, extension created), SCALE, BENCH_OUT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+export PATH="$PGBIN:$PATH"
+SCALE=${SCALE:-default}
+BENCH_OUT=${BENCH_OUT:-$root/bench/results}
+mkdir -p "$BENCH_OUT"
+case "$SCALE" in
+  small) secs=3; runs=3; lat_n=100 ;;
+  large) secs=15; runs=5; lat_n=1000 ;;
+  *) secs=6; runs=3; lat_n=300 ;;
+esac
+skus=1000
+work=$(mktemp -d /tmp/cs_bench_propagation.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+psql_q() { psql -qAtX -v ON_ERROR_STOP=1 "$@"; }
+
+echo "propagation: durability $(psql_q -c 'SHOW fsync') fsync, $(psql_q -c 'SHOW synchronous_commit') synchronous_commit; ${secs}s x $runs runs"
+
+# ---- data: 5 channels, 2 locations, 1,000 SKUs; the same rows for all three variants
+psql_q <<SQL
+SELECT setseed(0.5);
+INSERT INTO channel_sync.channels (channel_id, kind) VALUES
+  ('shop', 'storefront'), ('amazon', 'marketplace'), ('walmart', 'marketplace'), ('etsy', 'marketplace'), ('ebay', 'marketplace');
+INSERT INTO channel_sync.locations (location_id) VALUES ('wh1'), ('wh2');
+INSERT INTO channel_sync.skus (sku, base_price) SELECT pg_catalog.format('B%s', pg_catalog.lpad(i::text, 5, '0')), 10 + i % 50 FROM generate_series(1, $skus) i;
+INSERT INTO channel_sync.stock (sku, location_id, on_hand) SELECT sku, l, (random() * 100)::int FROM channel_sync.skus, unnest(ARRAY['wh1', 'wh2']) l;
+CREATE SCHEMA bench_limit;
+CREATE TABLE bench_limit.stock (LIKE channel_sync.stock INCLUDING ALL);
+INSERT INTO bench_limit.stock SELECT * FROM channel_sync.stock;
+SQL
+psql_q -f "$root/bench/reference/propagation_plpgsql.sql"
+psql_q <<SQL
+INSERT INTO bench_ref.channels SELECT channel_id, active FROM channel_sync.channels;
+INSERT INTO bench_ref.skus SELECT sku, base_price FROM channel_sync.skus;
+INSERT INTO bench_ref.stock SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock;
+VACUUM ANALYZE;
+SQL
+
+variants="limit limit_notify reference channel_sync"
+for v in $variants; do
+  case $v in
+    limit | limit_notify) table=bench_limit.stock ;;
+    reference) table=bench_ref.stock ;;
+    channel_sync) table=channel_sync.stock ;;
+  esac
+  cat >"$work/$v.sql" <<SQL
+\set s random(1, $skus)
+\set q random(0, 200)
+UPDATE $table SET on_hand = :q WHERE sku = 'B' || lpad(:s::text, 5, '0') AND location_id = 'wh1';
+SQL
+  # what one NOTIFY per transaction costs on this machine (the commit-time notify lock)
+  [ "$v" = limit_notify ] && printf 'BEGIN;\nUPDATE %s SET on_hand = :q WHERE sku = %s AND location_id = %s;\nNOTIFY channel_sync_bench;\nCOMMIT;\n' \
+    "$table" "'B' || lpad(:s::text, 5, '0')" "'wh1'" >"$work/$v.sql.body" && \
+    { head -2 "$work/$v.sql"; cat "$work/$v.sql.body"; } >"$work/$v.tmp" && mv "$work/$v.tmp" "$work/$v.sql"
+done
+
+tsv=$BENCH_OUT/propagation.tsv
+targets=$BENCH_OUT/propagation-targets.tsv
+printf 'benchmark\tvariant\tclients\tsize\tmetric\tunit\tmedian\tmin\tmax\truns\n' >"$tsv"
+printf 'target\tmeasured\tgoal\tholds\n' >"$targets"
+
+# stats "v1 v2 ..." -> "median min max"
+stats() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f %.1f %.1f", m, a[1], a[NR]}'; }
+
+declare -A tps
+for clients in 1 8; do
+  declare -A samples=()
+  for r in $(seq 1 "$runs"); do
+    for v in $variants; do
+      psql_q -c 'CHECKPOINT' >/dev/null
+      t=$(pgbench -n -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$secs" -f "$work/$v.sql" 2>&1 |
+          sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
+      [ -n "$t" ] || t=0
+      samples[$v]="${samples[$v]:-} $t"
+    done
+  done
+  for v in $variants; do
+    read -r med mn mx <<<"$(stats "${samples[$v]}")"
+    tps[$v,$clients]=$med
+    if [ "$v" = limit_notify ]; then bench=stock_update_plus_one_notify; variant=limit; else bench=stock_update_5_channels; variant=$v; fi
+    printf '%s\t%s\t%s\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t%s\n' "$bench" "$variant" "$clients" "$skus" "$med" "$mn" "$mx" "$runs" >>"$tsv"
+    echo "  $clients client(s) $v: median ${med} tps (runs:${samples[$v]})"
+  done
+  unset samples
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "0" }'; }
+holds() { awk -v a="$1" -v g="$2" 'BEGIN { print (a >= g) ? "yes" : "no" }'; }
+r1=$(ratio "${tps[channel_sync,1]}" "${tps[limit,1]}")
+r8=$(ratio "${tps[channel_sync,8]}" "${tps[limit,8]}")
+rr=$(ratio "${tps[channel_sync,8]}" "${tps[reference,8]}")
+printf 'channel_sync / limit at 1 client\t%s\t>= 0.70\t%s\n' "$r1" "$(holds "$r1" 0.70)" >>"$targets"
+printf 'channel_sync / limit at 8 clients\t%s\t>= 0.60\t%s\n' "$r8" "$(holds "$r8" 0.60)" >>"$targets"
+printf 'channel_sync / reference at 8 clients\t%s\t>= 2.00\t%s\n' "$rr" "$(holds "$rr" 2.00)" >>"$targets"
+
+# ---- burst: 100,000 row updates over 1,000 SKUs (100 transactions of 1,000 random rows)
+psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null
+start=$(date +%s.%N)
+for i in $(seq 1 100); do
+  echo "UPDATE channel_sync.stock s SET on_hand = (random() * 200)::int FROM (SELECT sku, location_id FROM channel_sync.stock ORDER BY random() LIMIT 1000) r WHERE (s.sku, s.location_id) = (r.sku, r.location_id);"
+done | psql_q >/dev/null
+burst_s=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+pending=$(psql_q -c "SELECT count(*) FROM channel_sync.outbox WHERE status = 'pending'")
+printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tpending_messages\tmessages\t%s\t%s\t%s\t1\n' "$pending" "$pending" "$pending" >>"$tsv"
+printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tseconds\ts\t%s\t%s\t%s\t1\n' "$burst_s" "$burst_s" "$burst_s" >>"$tsv"
+printf 'pending messages after 100,000 updates over 1,000 SKUs\t%s\t<= 5000\t%s\n' "$pending" "$(awk -v p="$pending" 'BEGIN { print (p <= 5000) ? "yes" : "no" }')" >>"$targets"
+echo "  burst: 100,000 row updates in ${burst_s}s leave $pending pending messages"
+
+# ---- commit-to-listener latency
+psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null  # every update below writes a new message
+gcc -O2 -o "$work/listen_latency" "$here/listen_latency.c" -I"$(pg_config --includedir)" -lpq
+"$work/listen_latency" "$lat_n" "$skus" >"$work/lat.txt"
+timeouts=$(grep -c timeout "$work/lat.txt" || true)
+grep -v timeout "$work/lat.txt" | sort -g >"$work/lat_sorted.txt"
+pct() { awk -v p="$1" '{a[NR]=$1} END { i=int(NR*p/100); if (i<1) i=1; if (i>NR) i=NR; printf "%.2f", a[i]/1000 }' "$work/lat_sorted.txt"; }
+p50=$(pct 50); p99=$(pct 99); pmax=$(pct 100); pmin=$(awk 'NR==1 {printf "%.2f", $1/1000}' "$work/lat_sorted.txt")
+printf 'commit_to_listener_latency\tchannel_sync\t1\t%s\tp50\tms\t%s\t%s\t%s\t%s\n' "$lat_n" "$p50" "$pmin" "$pmax" "$lat_n" >>"$tsv"
+printf 'commit_to_listener_latency\tchannel_sync\t1\t%s\tp99\tms\t%s\t%s\t%s\t%s\n' "$lat_n" "$p99" "$pmin" "$pmax" "$lat_n" >>"$tsv"
+printf 'commit-to-listener latency p99 (ms, reported)\t%s\t(reported)\tyes\n' "$p99" >>"$targets"
+echo "  commit-to-listener latency over $lat_n updates: p50 ${p50} ms, p99 ${p99} ms, max ${pmax} ms ($timeouts timeouts)"
+echo
+column -t -s $'\t' "$targets"

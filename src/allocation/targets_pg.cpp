@@ -1,0 +1,991 @@
+// Listing targets from the truth, computed in one pass: a few set scans (channels, rules,
+// locations, SKUs, bundle components, stock, channel prices, listings) stream through SPI
+// cursors into flat C++ arrays, the pure engine (allocator.hpp) allocates every SKU, and
+// only the changed listings are written back with one upsert per 50,000 rows.
+// Plans are prepared once per backend (SPI_keepplan); a small SKU set (trigger path) uses
+// the `= ANY($1)` variants of the same scans.
+#include "common/boundary.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
+}
+#include "common/pg_headers.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "allocation/allocator.hpp"
+#include "allocation/string_index.hpp"
+#include "allocation/targets_pg.hpp"
+
+namespace cs::allocation {
+
+namespace {
+
+// channel_sync.velocity_window, in minutes.
+int velocity_window_minutes = 24 * 60;
+
+// Rows fetched per cursor round trip, SKUs between progress reports, rows per upsert.
+constexpr long kFetchRows = 20000;
+constexpr size_t kProgressEvery = 100000;
+constexpr size_t kWriteChunk = 50000;
+
+// ---------------------------------------------------------------------------------------
+// Reading query results: column kinds and the decoded cells of one fetched batch.
+
+enum class col : uint8_t { text, int4, boolean, float8, numeric };
+
+struct cell {
+  const char* str;  // text / numeric payload (points into the fetched tuple)
+  int32_t len;
+  int64_t i;  // int4 / boolean
+  double f;   // float8
+  bool null;
+};
+
+constexpr int kMaxColumns = 16;
+
+// Decodes n rows of SPI_tuptable into cells (row-major). Plain C frame: may ereport.
+void decode_batch(uint64 n, const col* kinds, int ncols, cell* out) {
+  SPITupleTable* table = SPI_tuptable;
+  TupleDesc desc = table->tupdesc;
+  Datum values[kMaxColumns];
+  bool isnulls[kMaxColumns];
+  if (desc->natts > kMaxColumns || ncols > desc->natts)
+    elog(ERROR, "channel_sync: unexpected row shape");
+  for (uint64 r = 0; r < n; ++r) {
+    heap_deform_tuple(table->vals[r], desc, values, isnulls);
+    for (int c = 0; c < ncols; ++c) {
+      cell* x = &out[r * ncols + c];
+      bool isnull = isnulls[c];
+      Datum d = values[c];
+      x->null = isnull;
+      x->str = nullptr;
+      x->len = 0;
+      x->i = 0;
+      x->f = 0;
+      if (isnull) continue;
+      switch (kinds[c]) {
+        case col::text:
+        case col::numeric: {
+          struct varlena* v =
+              pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
+          x->str = VARDATA_ANY(v);
+          x->len = static_cast<int32_t>(VARSIZE_ANY_EXHDR(v));
+          break;
+        }
+        case col::int4:
+          x->i = DatumGetInt32(d);
+          break;
+        case col::boolean:
+          x->i = DatumGetBool(d) ? 1 : 0;
+          break;
+        case col::float8:
+          x->f = DatumGetFloat8(d);
+          break;
+      }
+    }
+    if ((r & 4095) == 0) CHECK_FOR_INTERRUPTS();
+  }
+}
+
+// Runs a prepared plan as a cursor and hands each decoded batch to on_batch(cells, rows).
+template <typename F>
+void scan(SPIPlanPtr plan, Datum* args, const char* nulls, std::initializer_list<col> columns,
+          F&& on_batch) {
+  std::vector<col> kinds(columns);
+  const col* kind_ptr = kinds.data();
+  int ncols = static_cast<int>(kinds.size());
+  Portal portal = pg::guard([&] { return SPI_cursor_open(nullptr, plan, args, nulls, false); });
+  std::vector<cell> cells;
+  for (;;) {
+    uint64 n = pg::guard([&] {
+      SPI_cursor_fetch(portal, true, kFetchRows);
+      return SPI_processed;
+    });
+    if (n == 0) break;
+    cells.resize(n * ncols);
+    cell* out = cells.data();
+    pg::guard([&] { decode_batch(n, kind_ptr, ncols, out); });
+    on_batch(static_cast<const cell*>(cells.data()), static_cast<size_t>(n));
+    pg::guard([] { SPI_freetuptable(SPI_tuptable); });
+  }
+  pg::guard([&] { SPI_cursor_close(portal); });
+}
+
+std::string_view view(const cell& c) {
+  return std::string_view(c.str, static_cast<size_t>(c.len));
+}
+
+// ---------------------------------------------------------------------------------------
+// Prepared plans, kept for the backend's life.
+
+enum plan_id {
+  q_channels,
+  q_locations,
+  q_channel_locations,
+  q_skus_all,
+  q_skus_some,
+  q_components_all,
+  q_components_some,
+  q_stock_all,
+  q_stock_some,
+  q_overrides_all,
+  q_overrides_some,
+  q_prices_all,
+  q_prices_some,
+  q_listings_all,
+  q_listings_some,
+  q_lag,
+  q_velocity,
+  q_upsert,
+  q_count
+};
+
+struct plan_spec {
+  const char* sql;
+  int nargs;
+  Oid types[4];
+};
+
+const plan_spec kPlans[q_count] = {
+    {"SELECT c.channel_id, c.active, pg_catalog.date_part('epoch', c.lag_target)::float8, "
+     "r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, r.cap, r.low_stock_cutoff, "
+     "r.dynamic_buffer FROM channel_sync.channels c LEFT JOIN channel_sync.allocation_rules r "
+     "ON r.channel_id = c.channel_id AND r.sku IS NULL ORDER BY c.channel_id",
+     0,
+     {}},
+    {"SELECT location_id, active FROM channel_sync.locations ORDER BY location_id", 0, {}},
+    {"SELECT channel_id, location_id FROM channel_sync.channel_locations", 0, {}},
+    {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus", 0, {}},
+    {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT bundle_sku, component_sku, qty_per FROM channel_sync.bundle_components", 0, {}},
+    {"SELECT bundle_sku, component_sku, qty_per FROM channel_sync.bundle_components "
+     "WHERE bundle_sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock", 0, {}},
+    {"SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock "
+     "WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT sku, channel_id, buffer, (reserve_pct * 100)::int4, (list_pct * 100)::int4, cap, "
+     "low_stock_cutoff, dynamic_buffer FROM channel_sync.allocation_rules WHERE sku IS NOT NULL",
+     0,
+     {}},
+    // (channel_id, sku) is the only index: reach it through the channels (a nested loop)
+    {"SELECT r.sku, r.channel_id, r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, "
+     "r.cap, r.low_stock_cutoff, r.dynamic_buffer FROM channel_sync.channels c "
+     "JOIN channel_sync.allocation_rules r ON r.channel_id = c.channel_id AND r.sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT sku, channel_id, price FROM channel_sync.channel_prices", 0, {}},
+    {"SELECT p.sku, p.channel_id, p.price FROM channel_sync.channels c "
+     "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
+    {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings "
+     "WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT channel_id, pg_catalog.date_part('epoch', pg_catalog.percentile_cont(0.95) "
+     "WITHIN GROUP (ORDER BY acked_at - first_change_at))::float8 "
+     "FROM channel_sync.propagation_log WHERE channel_id = ANY($1) "
+     "AND acked_at >= pg_catalog.now() - interval '24 hours' GROUP BY channel_id",
+     1,
+     {TEXTARRAYOID}},
+    {"SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("
+     " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"
+     "   FROM channel_sync.order_lines ol JOIN channel_sync.orders o"
+     "     ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "  WHERE ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
+     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     " UNION ALL"
+     " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per / "
+     "n.components"
+     "   FROM channel_sync.order_lines ol JOIN channel_sync.orders o"
+     "     ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "   JOIN channel_sync.bundle_components bc"
+     "     ON bc.bundle_sku = ol.sold_sku AND bc.component_sku = ol.sku"
+     "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"
+     "           FROM channel_sync.bundle_components GROUP BY bundle_sku) n"
+     "     ON n.bundle_sku = ol.sold_sku"
+     "  WHERE ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
+     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     ") v WHERE $3 IS NULL OR v.sku = ANY($3) GROUP BY v.channel_id, v.sku",
+     3,
+     {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
+    {"INSERT INTO channel_sync.listings AS l (channel_id, sku, target_qty, target_price,"
+     " target_version, target_since)"
+     " SELECT u.channel_id, u.sku, u.qty, u.price, 1, pg_catalog.now()"
+     "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+     "                  pg_catalog.unnest($4)) AS u(channel_id, sku, qty, price)"
+     " ON CONFLICT (channel_id, sku) DO UPDATE"
+     "    SET target_qty = EXCLUDED.target_qty, target_price = EXCLUDED.target_price,"
+     "        target_version = l.target_version + 1, target_since = pg_catalog.now()"
+     "  WHERE (l.target_qty, l.target_price) IS DISTINCT FROM"
+     "        (EXCLUDED.target_qty, EXCLUDED.target_price)",
+     4,
+     {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
+};
+
+SPIPlanPtr plans[q_count] = {};
+
+// The prepared plan for id, preparing and keeping it on first use.
+SPIPlanPtr plan(plan_id id) {
+  if (plans[id] != nullptr) return plans[id];
+  const plan_spec* spec = &kPlans[id];
+  plans[id] = pg::guard([&] {
+    SPIPlanPtr p = SPI_prepare(spec->sql, spec->nargs, const_cast<Oid*>(spec->types));
+    if (p == nullptr)
+      elog(ERROR, "channel_sync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(p);
+    return p;
+  });
+  return plans[id];
+}
+
+// A text[] Datum from strings (palloc'd in the current context).
+Datum text_array(const std::vector<std::string>& values) {
+  const std::string* v = values.data();
+  int n = static_cast<int>(values.size());
+  return pg::guard([&] {
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i)
+      elems[i] =
+          PointerGetDatum(cstring_to_text_with_len(v[i].data(), static_cast<int>(v[i].size())));
+    return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+  });
+}
+
+// A numeric Datum from a stored payload (palloc'd in the current context). Plain C frame.
+Datum numeric_from_payload(const char* data, size_t len) {
+  struct varlena* v = static_cast<struct varlena*>(palloc(VARHDRSZ + len));
+  SET_VARSIZE(v, VARHDRSZ + len);
+  memcpy(VARDATA(v), data, len);
+  return PointerGetDatum(v);
+}
+
+// ---------------------------------------------------------------------------------------
+// The loaded truth for a set of SKUs.
+
+struct channel_row {
+  std::string id;
+  bool active = true;
+  double lag_hours = 0;  // p95 measured, else lag_target
+  rule def;
+  bool has_locations = false;
+};
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+struct sku_row {
+  std::string base_price;  // numeric payload
+  bool bundle = false;
+  bool wanted = false;  // a target is computed for it (else: a component loaded for its stock)
+  uint32_t comp_begin = 0, comp_end = 0;
+  uint32_t first_override = kNone;  // per-SKU rules: a list through override_row::next
+  uint32_t first_price = kNone;     // channel prices: a list through price_row::next
+};
+
+struct override_row {
+  uint32_t next;
+  uint32_t channel;
+  rule r;
+};
+
+struct price_row {
+  uint32_t next;
+  uint32_t channel;
+  std::string payload;
+};
+
+struct component_row {
+  uint32_t bundle;
+  uint32_t component;
+  int64_t qty_per;
+};
+
+uint64_t key(uint32_t sku, uint32_t channel) {
+  return (static_cast<uint64_t>(sku) << 16) | channel;
+}
+
+// Reports progress in pg_stat_activity.query.
+void report_progress(const char* phase, size_t done, size_t total, const char* what = "SKUs") {
+  char buf[200];
+  snprintf(buf, sizeof buf, "channel_sync.recompute_targets: %s %zu/%zu %s", phase, done, total,
+           what);
+  const char* msg = buf;
+  pg::guard([&] { pgstat_report_activity(STATE_RUNNING, msg); });
+}
+
+class world {
+ public:
+  // Loads everything needed for skus (nullptr = all). SPI must be connected.
+  void load(const std::vector<std::string>* skus);
+  size_t channel_count() const { return channels_.size(); }
+  const channel_row& channel(size_t c) const { return channels_[c]; }
+  const std::vector<sku_row>& skus() const { return skus_; }
+  std::string_view sku_name(size_t i) const { return index_.key(i); }
+  int64_t find_sku(std::string_view s) const { return index_.find(s); }
+  // find_sku for rows that mostly come in the order the SKUs were loaded: tries the SKU
+  // of the previous hit, then the one after it, first.
+  int64_t find_sku(std::string_view s, int64_t& hint) const {
+    if (hint >= 0 && index_.key(static_cast<size_t>(hint)) == s) return hint;
+    size_t next = static_cast<size_t>(hint + 1);
+    if (next < skus_.size() && index_.key(next) == s) return hint = static_cast<int64_t>(next);
+    int64_t i = index_.find(s);
+    if (i >= 0) hint = i;
+    return i;
+  }
+  int64_t find_channel(std::string_view id) const {
+    for (size_t c = 0; c < channels_.size(); ++c)
+      if (channels_[c].id == id) return static_cast<int64_t>(c);
+    return -1;
+  }
+  // Allocates SKU i over every channel: results and the price each channel lists.
+  void allocate_sku(uint32_t i, channel_results& out,
+                    std::vector<const std::string*>& prices) const;
+  bool full() const { return full_; }
+  Datum sku_array() const { return sku_array_; }
+
+ private:
+  uint32_t add_sku(std::string_view s, bool wanted);
+  rule read_rule(const cell* row, int first) const;
+  void load_channels();
+  void load_dynamic(const std::vector<std::string>* skus);
+
+  bool full_ = true;
+  Datum sku_array_ = 0;
+  std::vector<channel_row> channels_;
+  std::vector<sku_row> skus_;  // by SKU id (index_)
+  string_index index_;
+  std::vector<component_row> components_;
+  std::vector<int64_t> pools_;                         // [sku * channels + channel]
+  std::vector<std::vector<uint16_t>> location_feeds_;  // location -> channels it feeds
+  std::vector<std::string> locations_;
+  std::vector<override_row> overrides_;
+  std::vector<price_row> prices_;
+  std::unordered_map<uint64_t, double> velocity_;
+  bool any_dynamic_ = false;
+};
+
+uint32_t world::add_sku(std::string_view s, bool wanted) {
+  bool added = false;
+  uint32_t id = index_.insert(s, &added);
+  if (added) skus_.emplace_back();
+  skus_[id].wanted |= wanted;
+  return id;
+}
+
+rule world::read_rule(const cell* row, int first) const {
+  rule r;
+  r.buffer = row[first].i;
+  r.reserve_bp = static_cast<int32_t>(row[first + 1].i);
+  r.list_bp = static_cast<int32_t>(row[first + 2].i);
+  r.cap = row[first + 3].null ? kNoCap : row[first + 3].i;
+  r.low_stock_cutoff = row[first + 4].i;
+  r.dynamic_buffer = row[first + 5].i != 0;
+  return r;
+}
+
+void world::load_channels() {
+  scan(plan(q_channels), nullptr, nullptr,
+       {col::text, col::boolean, col::float8, col::int4, col::int4, col::int4, col::int4, col::int4,
+        col::boolean},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 9;
+           channel_row ch;
+           ch.id.assign(view(row[0]));
+           ch.active = row[1].i != 0;
+           ch.lag_hours = row[2].f / 3600.0;
+           if (!row[3].null) ch.def = read_rule(row, 3);
+           any_dynamic_ |= ch.def.dynamic_buffer;
+           channels_.push_back(std::move(ch));
+         }
+       });
+  if (channels_.size() > 60000)
+    throw user_error(sqlstate::kInvalidParameterValue, "too many channels",
+                     "channel_sync allocates over at most 60000 channels.");
+  // Locations: a channel with channel_locations rows is fed by those that are active; a
+  // channel without any is fed by every active location.
+  std::vector<bool> active;
+  scan(plan(q_locations), nullptr, nullptr, {col::text, col::boolean},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           locations_.emplace_back(view(cells[r * 2]));
+           active.push_back(cells[r * 2 + 1].i != 0);
+         }
+       });
+  size_t nc = channels_.size(), nl = locations_.size();
+  std::vector<char> listed(nc * nl, 0), lists_any(nc, 0);
+  scan(plan(q_channel_locations), nullptr, nullptr, {col::text, col::text},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           int64_t c = find_channel(view(cells[r * 2]));
+           auto loc =
+               std::lower_bound(locations_.begin(), locations_.end(), view(cells[r * 2 + 1]));
+           if (c < 0 || loc == locations_.end()) continue;
+           listed[c * nl + (loc - locations_.begin())] = 1;
+           lists_any[c] = 1;
+         }
+       });
+  location_feeds_.assign(nl, {});
+  for (size_t c = 0; c < nc; ++c)
+    for (size_t l = 0; l < nl; ++l)
+      if (active[l] && (!lists_any[c] || listed[c * nl + l])) {
+        location_feeds_[l].push_back(static_cast<uint16_t>(c));
+        channels_[c].has_locations = true;
+      }
+}
+
+void world::load_dynamic(const std::vector<std::string>* skus) {
+  std::vector<std::string> dynamic_channels;
+  std::vector<bool> is_dynamic(channels_.size(), false);
+  for (size_t c = 0; c < channels_.size(); ++c)
+    if (channels_[c].def.dynamic_buffer) is_dynamic[c] = true;
+  for (const auto& o : overrides_)
+    if (o.r.dynamic_buffer) is_dynamic[o.channel] = true;
+  for (size_t c = 0; c < channels_.size(); ++c)
+    if (is_dynamic[c]) dynamic_channels.push_back(channels_[c].id);
+  if (dynamic_channels.empty()) return;
+  Datum args[3];
+  char nulls[3] = {' ', ' ', ' '};
+  args[0] = text_array(dynamic_channels);
+  scan(plan(q_lag), args, nulls, {col::text, col::float8}, [&](const cell* cells, size_t n) {
+    for (size_t r = 0; r < n; ++r) {
+      int64_t c = find_channel(view(cells[r * 2]));
+      if (c >= 0 && !cells[r * 2 + 1].null) channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
+    }
+  });
+  double window_hours = velocity_window_minutes / 60.0;
+  args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
+  if (skus != nullptr) {
+    args[2] = sku_array_;
+  } else {
+    args[2] = 0;
+    nulls[2] = 'n';
+  }
+  scan(plan(q_velocity), args, nulls, {col::text, col::text, col::float8},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           int64_t c = find_channel(view(cells[r * 3]));
+           int64_t s = find_sku(view(cells[r * 3 + 1]));
+           if (c < 0 || s < 0) continue;
+           velocity_[key(static_cast<uint32_t>(s), static_cast<uint32_t>(c))] =
+               cells[r * 3 + 2].f / window_hours;
+         }
+       });
+}
+
+void world::load(const std::vector<std::string>* skus) {
+  full_ = skus == nullptr;
+  load_channels();
+  any_dynamic_ = false;
+  for (const auto& ch : channels_) any_dynamic_ |= ch.def.dynamic_buffer;
+  Datum args[1];
+  if (!full_) args[0] = sku_array_ = text_array(*skus);
+  Datum* a = full_ ? nullptr : args;
+  const char* no_nulls = full_ ? nullptr : " ";
+
+  scan(plan(full_ ? q_skus_all : q_skus_some), a, no_nulls, {col::text, col::boolean, col::numeric},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 3;
+           uint32_t i = add_sku(view(row[0]), true);
+           skus_[i].bundle = row[1].i != 0;
+           skus_[i].base_price.assign(row[2].str, static_cast<size_t>(row[2].len));
+         }
+       });
+  if (full_) report_progress("loaded", skus_.size(), skus_.size());
+
+  // Bundle components (and, for a SKU subset, the components' own rows for their stock).
+  std::vector<std::string> extra;
+  scan(plan(full_ ? q_components_all : q_components_some), a, no_nulls,
+       {col::text, col::text, col::int4}, [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 3;
+           int64_t b = find_sku(view(row[0]));
+           if (b < 0) continue;
+           size_t before = skus_.size();
+           uint32_t comp = add_sku(view(row[1]), false);
+           if (skus_.size() > before) extra.emplace_back(view(row[1]));
+           components_.push_back({static_cast<uint32_t>(b), comp, row[2].i});
+         }
+       });
+  std::sort(components_.begin(), components_.end(),
+            [](const component_row& x, const component_row& y) { return x.bundle < y.bundle; });
+  for (size_t k = 0; k < components_.size();) {
+    size_t end = k;
+    while (end < components_.size() && components_[end].bundle == components_[k].bundle) ++end;
+    skus_[components_[k].bundle].comp_begin = static_cast<uint32_t>(k);
+    skus_[components_[k].bundle].comp_end = static_cast<uint32_t>(end);
+    k = end;
+  }
+
+  // Stock: each location's sellable units add to the pool of every channel it feeds.
+  size_t nc = channels_.size();
+  pools_.assign(skus_.size() * nc, 0);
+  Datum stock_args[1];
+  if (!full_) {
+    std::vector<std::string> all_skus(skus->begin(), skus->end());
+    all_skus.insert(all_skus.end(), extra.begin(), extra.end());
+    stock_args[0] = text_array(all_skus);
+  }
+  int64_t hint = -1;
+  scan(plan(full_ ? q_stock_all : q_stock_some), full_ ? nullptr : stock_args, no_nulls,
+       {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
+         std::string_view last_loc;
+         size_t loc = 0;
+         bool loc_known = false;
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 5;
+           int64_t s = find_sku(view(row[0]), hint);
+           if (s < 0) continue;
+           if (view(row[1]) != last_loc || r == 0) {
+             last_loc = view(row[1]);
+             auto it = std::lower_bound(locations_.begin(), locations_.end(), last_loc);
+             loc_known = it != locations_.end() && *it == last_loc;
+             loc = static_cast<size_t>(it - locations_.begin());
+           }
+           if (!loc_known) continue;
+           int64_t sellable = row[2].i - row[3].i - row[4].i;
+           if (sellable <= 0) continue;
+           int64_t* p = &pools_[static_cast<size_t>(s) * nc];
+           for (uint16_t c : location_feeds_[loc]) p[c] += sellable;
+         }
+       });
+
+  scan(plan(full_ ? q_overrides_all : q_overrides_some), a, no_nulls,
+       {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 8;
+           int64_t s = find_sku(view(row[0]));
+           int64_t c = find_channel(view(row[1]));
+           if (s < 0 || c < 0) continue;
+           rule rl = read_rule(row, 2);
+           any_dynamic_ |= rl.dynamic_buffer;
+           overrides_.push_back({skus_[s].first_override, static_cast<uint32_t>(c), rl});
+           skus_[s].first_override = static_cast<uint32_t>(overrides_.size() - 1);
+         }
+       });
+
+  hint = -1;
+  scan(plan(full_ ? q_prices_all : q_prices_some), a, no_nulls,
+       {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 3;
+           int64_t s = find_sku(view(row[0]), hint);
+           int64_t c = find_channel(view(row[1]));
+           if (s < 0 || c < 0) continue;
+           prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
+                              std::string(row[2].str, static_cast<size_t>(row[2].len))});
+           skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
+         }
+       });
+
+  if (any_dynamic_) load_dynamic(skus);
+}
+
+void world::allocate_sku(uint32_t i, channel_results& out,
+                         std::vector<const std::string*>& prices) const {
+  const sku_row& s = skus_[i];
+  size_t nc = channels_.size();
+  channel_inputs in(nc);
+  for (size_t c = 0; c < nc; ++c) {
+    const channel_row& ch = channels_[c];
+    channel_input& x = in[c];
+    x.active = ch.active;
+    x.has_locations = ch.has_locations;
+    x.r = ch.def;
+    for (uint32_t o = s.first_override; o != kNone; o = overrides_[o].next)
+      if (overrides_[o].channel == c) x.r = overrides_[o].r;
+    if (x.r.dynamic_buffer) {
+      auto v = velocity_.find(key(i, static_cast<uint32_t>(c)));
+      x.r.velocity_per_hour = v == velocity_.end() ? 0 : v->second;
+      x.r.lag_p95_hours = ch.lag_hours;
+    }
+    if (!s.bundle) {
+      x.pool = pools_[static_cast<size_t>(i) * nc + c];
+    } else {
+      boost::container::small_vector<component_pool, 8> comps;
+      for (uint32_t k = s.comp_begin; k < s.comp_end; ++k)
+        comps.push_back({pools_[static_cast<size_t>(components_[k].component) * nc + c],
+                         components_[k].qty_per});
+      x.pool = bundle_pool(comps.data(), comps.size());
+    }
+    x.pool = std::min<int64_t>(x.pool, INT32_MAX);  // pools report as integer
+  }
+  out.resize(nc);
+  allocate(in.data(), nc, out.data());
+  prices.resize(nc);
+  for (size_t c = 0; c < nc; ++c) prices[c] = &s.base_price;
+  for (uint32_t p = s.first_price; p != kNone; p = prices_[p].next)
+    prices[prices_[p].channel] = &prices_[p].payload;
+}
+
+void connect() {
+  pg::guard([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "channel_sync: SPI_connect failed");
+  });
+}
+
+void finish() {
+  pg::guard([] { SPI_finish(); });
+}
+
+// Text of a numeric payload ("12.50"). Through the guard.
+std::string numeric_text(const std::string& payload) {
+  const char* data = payload.data();
+  size_t len = payload.size();
+  char* s = pg::guard([&] {
+    return DatumGetCString(DirectFunctionCall1(numeric_out, numeric_from_payload(data, len)));
+  });
+  std::string out(s);
+  pg::guard([&] { pfree(s); });
+  return out;
+}
+
+// The changed rows of one retarget, flushed to listings every kWriteChunk rows.
+class listing_writer {
+ public:
+  void add(const std::string& channel, std::string_view sku, int32_t qty,
+           const std::string& price) {
+    channels_.push_back(channel);
+    skus_.emplace_back(sku);
+    qty_.push_back(qty);
+    prices_.push_back(&price);
+    if (channels_.size() >= kWriteChunk) flush();
+  }
+  void flush();
+  int64_t written() const { return written_; }
+  // Report progress in pg_stat_activity after each chunk, out of `total` listings to write.
+  void report(size_t total) { report_total_ = total; }
+
+ private:
+  size_t report_total_ = 0;
+  size_t sent_ = 0;
+  std::vector<std::string> channels_, skus_;
+  std::vector<int32_t> qty_;
+  std::vector<const std::string*> prices_;
+  int64_t written_ = 0;
+};
+
+void listing_writer::flush() {
+  if (channels_.empty()) return;
+  Datum args[4];
+  args[0] = text_array(channels_);
+  args[1] = text_array(skus_);
+  int n = static_cast<int>(qty_.size());
+  const int32_t* q = qty_.data();
+  const std::string* const* p = prices_.data();
+  args[2] = pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    for (int k = 0; k < n; ++k) e[k] = Int32GetDatum(q[k]);
+    return PointerGetDatum(construct_array(e, n, INT4OID, 4, true, TYPALIGN_INT));
+  });
+  args[3] = pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
+    return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
+  });
+  SPIPlanPtr pl = plan(q_upsert);
+  uint64 done = pg::guard([&] {
+    int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT)
+      elog(ERROR, "channel_sync: listings upsert failed: %s", SPI_result_code_string(rc));
+    pfree(DatumGetPointer(args[0]));
+    pfree(DatumGetPointer(args[1]));
+    pfree(DatumGetPointer(args[2]));
+    pfree(DatumGetPointer(args[3]));
+    return SPI_processed;
+  });
+  written_ += static_cast<int64_t>(done);
+  sent_ += qty_.size();
+  if (report_total_ > 0) report_progress("written", sent_, report_total_, "changed listings");
+  channels_.clear();
+  skus_.clear();
+  qty_.clear();
+  prices_.clear();
+}
+
+// Current listing targets: qty (-1 = no row) and whether the price equals the new target.
+int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
+  size_t nc = w.channel_count();
+  const auto& rows = w.skus();
+  size_t ns = rows.size();
+  // Compute every target first, then compare with the listings as they stream by.
+  std::vector<int32_t> target(ns * nc, -1);
+  std::vector<const std::string*> target_price(ns * nc, nullptr);
+  channel_results res;
+  std::vector<const std::string*> prices;
+  size_t wanted = 0;
+  for (size_t i = 0; i < ns; ++i) wanted += rows[i].wanted ? 1 : 0;
+  size_t done = 0;
+  for (uint32_t i = 0; i < ns; ++i) {
+    if (!rows[i].wanted) continue;
+    w.allocate_sku(i, res, prices);
+    for (size_t c = 0; c < nc; ++c) {
+      target[i * nc + c] = static_cast<int32_t>(res[c].ats);
+      target_price[i * nc + c] = prices[c];
+    }
+    if (w.full() && ++done % kProgressEvery == 0) report_progress("allocated", done, wanted);
+  }
+  // 0 = no listing yet, 1 = same target, 2 = changed
+  std::vector<uint8_t> state(ns * nc, 0);
+  Datum args[1];
+  if (!w.full()) args[0] = w.sku_array();
+  int64_t hint = -1;
+  scan(plan(w.full() ? q_listings_all : q_listings_some), w.full() ? nullptr : args,
+       w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 4;
+           int64_t s = w.find_sku(view(row[0]), hint);
+           int64_t c = w.find_channel(view(row[1]));
+           if (s < 0 || c < 0 || !rows[s].wanted) continue;
+           size_t k = static_cast<size_t>(s) * nc + static_cast<size_t>(c);
+           const std::string* price = target_price[k];
+           bool same = !row[2].null && row[2].i == target[k] && !row[3].null &&
+                       static_cast<size_t>(row[3].len) == price->size() &&
+                       std::memcmp(row[3].str, price->data(), price->size()) == 0;
+           state[k] = same ? 1 : 2;
+         }
+       });
+  listing_writer writer;
+  if (w.full()) {
+    size_t to_write = 0;
+    for (uint32_t i = 0; i < ns; ++i)
+      if (rows[i].wanted)
+        for (size_t c = 0; c < nc; ++c) to_write += state[i * nc + c] != 1 ? 1 : 0;
+    writer.report(to_write);
+  }
+  for (uint32_t i = 0; i < ns; ++i) {
+    if (!rows[i].wanted) continue;
+    for (size_t c = 0; c < nc; ++c) {
+      size_t k = i * nc + c;
+      if (state[k] != 1) writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k]);
+    }
+  }
+  writer.flush();
+  (void)skus;
+  return writer.written();
+}
+
+// Restores pg_stat_activity.query after a long run reported progress in it.
+void restore_activity() {
+  pg::guard([] {
+    if (debug_query_string != nullptr) pgstat_report_activity(STATE_RUNNING, debug_query_string);
+  });
+}
+
+}  // namespace
+
+std::vector<listing_target> compute_targets(const std::vector<std::string>* skus) {
+  connect();
+  world w;
+  w.load(skus);
+  std::vector<listing_target> out;
+  channel_results res;
+  std::vector<const std::string*> prices;
+  const auto& rows = w.skus();
+  for (uint32_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].wanted) continue;
+    w.allocate_sku(i, res, prices);
+    for (size_t c = 0; c < w.channel_count(); ++c)
+      out.push_back({w.channel(c).id, std::string(w.sku_name(i)), static_cast<int32_t>(res[c].ats),
+                     numeric_text(*prices[c]), false});
+  }
+  finish();
+  if (skus == nullptr) restore_activity();
+  return out;
+}
+
+int64_t retarget(const std::vector<std::string>* skus) {
+  connect();
+  world w;
+  w.load(skus);
+  int64_t changed = retarget_loaded(w, skus);
+  finish();
+  if (skus == nullptr) restore_activity();
+  return changed;
+}
+
+void init_allocation() {
+  DefineCustomIntVariable(
+      "channel_sync.velocity_window",
+      "Trailing window over which dynamic buffers measure sales velocity.",
+      "Velocity = units sold on the channel in this window / its length in hours.",
+      &velocity_window_minutes, 24 * 60, 1, 30 * 24 * 60, PGC_USERSET, GUC_UNIT_MIN, nullptr,
+      nullptr, nullptr);
+}
+
+}  // namespace cs::allocation
+
+// ---------------------------------------------------------------------------------------
+// SQL surface over the loaded truth.
+
+namespace {
+
+using cs::allocation::channel_results;
+using cs::allocation::world;
+
+// A SKU argument: NULL is refused.
+std::string sku_arg(FunctionCallInfo fcinfo, int n, const char* name) {
+  if (PG_ARGISNULL(n))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed,
+                         std::string(name) + " must not be null");
+  return cs::pg::text_to_string(PG_GETARG_DATUM(n));
+}
+
+// The SKU's index in a world loaded for it; unknown SKU: undefined_object.
+uint32_t known_sku(const world& w, const std::string& sku) {
+  int64_t i = w.find_sku(sku);
+  if (i < 0 || !w.skus()[static_cast<size_t>(i)].wanted)
+    throw cs::user_error(cs::sqlstate::kUndefinedObject, "sku \"" + sku + "\" does not exist", "",
+                         "SKUs are rows of channel_sync.skus.");
+  return static_cast<uint32_t>(i);
+}
+
+// The SKU list of a text[] argument (NULL elements skipped); nullptr for a NULL array.
+std::unique_ptr<std::vector<std::string>> sku_list(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return nullptr;
+  auto out = std::make_unique<std::vector<std::string>>();
+  Datum arr = PG_GETARG_DATUM(n);
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  cs::pg::guard([&] {
+    ArrayType* a = DatumGetArrayTypeP(arr);
+    deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+  });
+  out->reserve(static_cast<size_t>(count));
+  for (int k = 0; k < count; ++k)
+    if (!nulls[k]) out->push_back(cs::pg::text_to_string(elems[k]));
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+  return out;
+}
+
+// A tuplestore result for a set-returning function (materialize mode).
+ReturnSetInfo* materialize(FunctionCallInfo fcinfo) {
+  return cs::pg::guard([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    return reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  });
+}
+
+}  // namespace
+
+// _compute_targets(skus text[] DEFAULT NULL): every channel's target for the SKUs (NULL = all).
+CS_FUNCTION(_compute_targets) {
+  auto skus = sku_list(fcinfo, 0);
+  std::vector<cs::allocation::listing_target> targets = cs::allocation::compute_targets(skus.get());
+  ReturnSetInfo* rsinfo = materialize(fcinfo);
+  for (const auto& t : targets) {
+    const cs::allocation::listing_target* tp = &t;
+    cs::pg::guard([&] {
+      Datum values[4];
+      bool nulls[4] = {false, false, false, tp->price_is_null};
+      values[0] = PointerGetDatum(
+          cstring_to_text_with_len(tp->channel_id.data(), static_cast<int>(tp->channel_id.size())));
+      values[1] = PointerGetDatum(
+          cstring_to_text_with_len(tp->sku.data(), static_cast<int>(tp->sku.size())));
+      values[2] = Int32GetDatum(tp->qty);
+      values[3] = tp->price_is_null
+                      ? 0
+                      : DirectFunctionCall3(numeric_in, CStringGetDatum(tp->price.c_str()),
+                                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  return (Datum)0;
+}
+
+// _retarget(skus text[]): writes the changed targets of the SKUs; returns how many changed.
+CS_FUNCTION(_retarget) {
+  auto skus = sku_list(fcinfo, 0);
+  if (skus == nullptr) PG_RETURN_INT64(0);
+  PG_RETURN_INT64(cs::allocation::retarget(skus.get()));
+}
+
+// recompute_targets(): every listing target from the truth in one pass.
+CS_FUNCTION(recompute_targets) {
+  (void)fcinfo;
+  PG_RETURN_INT64(cs::allocation::retarget(nullptr));
+}
+
+// explain_allocation(sku): per channel, the pool, holdback, buffer, ATS and deciding rule.
+CS_FUNCTION(explain_allocation) {
+  std::string sku = sku_arg(fcinfo, 0, "sku");
+  std::vector<std::string> one{sku};
+  cs::allocation::connect();
+  world w;
+  w.load(&one);
+  uint32_t i = known_sku(w, sku);
+  channel_results res;
+  std::vector<const std::string*> prices;
+  w.allocate_sku(i, res, prices);
+  cs::allocation::finish();
+  ReturnSetInfo* rsinfo = materialize(fcinfo);
+  for (size_t c = 0; c < w.channel_count(); ++c) {
+    const std::string* id = &w.channel(c).id;
+    const cs::allocation::channel_result* r = &res[c];
+    const char* limited = cs::allocation::limit_name(r->limited_by);
+    cs::pg::guard([&] {
+      Datum values[6];
+      bool nulls[6] = {false, false, false, false, false, false};
+      values[0] =
+          PointerGetDatum(cstring_to_text_with_len(id->data(), static_cast<int>(id->size())));
+      values[1] = Int32GetDatum(static_cast<int32>(r->pool));
+      values[2] = Int32GetDatum(static_cast<int32>(std::min<int64_t>(r->holdback, INT32_MAX)));
+      values[3] = Int32GetDatum(static_cast<int32>(std::min<int64_t>(r->buffer, INT32_MAX)));
+      values[4] = Int32GetDatum(static_cast<int32>(r->ats));
+      values[5] = PointerGetDatum(cstring_to_text(limited));
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  return (Datum)0;
+}
+
+// available_to_sell(channel_id, sku): what the channel may list of the SKU now.
+CS_FUNCTION(available_to_sell) {
+  if (PG_ARGISNULL(0))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "channel_id must not be null");
+  std::string channel = cs::pg::text_to_string(PG_GETARG_DATUM(0));
+  std::string sku = sku_arg(fcinfo, 1, "sku");
+  std::vector<std::string> one{sku};
+  cs::allocation::connect();
+  world w;
+  w.load(&one);
+  int64_t c = w.find_channel(channel);
+  if (c < 0)
+    throw cs::user_error(cs::sqlstate::kUndefinedObject,
+                         "channel \"" + channel + "\" does not exist", "",
+                         "Channels are rows of channel_sync.channels.");
+  uint32_t i = known_sku(w, sku);
+  channel_results res;
+  std::vector<const std::string*> prices;
+  w.allocate_sku(i, res, prices);
+  cs::allocation::finish();
+  PG_RETURN_INT32(static_cast<int32>(res[static_cast<size_t>(c)].ats));
+}

@@ -1,0 +1,37 @@
+// Listing targets from the truth: what every channel should list for a set of SKUs
+// (quantity from the allocation engine, price from channel_prices else skus.base_price),
+// and the set-based write of the listings whose target changed. Glue: runs SQL via SPI.
+// This header is the interface propagation codes against; keep the names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cs::allocation {
+
+// One (channel, SKU) target. price is numeric's text form ("12.50").
+struct listing_target {
+  std::string channel_id;
+  std::string sku;
+  int32_t qty;
+  std::string price;
+  bool price_is_null;
+};
+
+// Computes targets (qty from the allocator, price = channel_prices.price else skus.base_price) for
+// every channel and the given SKUs (nullptr = every SKU; bundles and simple SKUs alike; callers
+// pass bundles explicitly). Does its own SPI_connect/SPI_finish (nested use from triggers must
+// work). Writes nothing. Unknown SKUs in the list are skipped (they have no listings).
+std::vector<listing_target> compute_targets(const std::vector<std::string>* skus);
+
+// compute_targets + write the listings whose target changed: insert missing listings rows, update
+// target_qty / target_price, bump target_version by 1 and set target_since = now() ONLY where qty
+// or price changed. Returns the number of listings changed. Set-based writes (one statement with
+// arrays/unnest), not one query per row.
+int64_t retarget(const std::vector<std::string>* skus);
+
+// Registers the allocation GUCs (channel_sync.velocity_window); called from _PG_init.
+void init_allocation();
+
+}  // namespace cs::allocation

@@ -1,0 +1,272 @@
+// Propagation triggers (statement level, transition tables new_rows / old_rows):
+//  - _retarget_on_change: on stock, skus, channel_prices, bundle_components, allocation_rules,
+//    channel_locations, channels and locations; finds the SKUs whose targets a statement may
+//    have changed (a component's change adds every bundle containing it; a channel-wide change
+//    means all SKUs) and calls cs::allocation::retarget(), which rewrites changed listings;
+//  - _enqueue_listing_changes: on listings; upserts the one outbox message per (channel, SKU)
+//    whose target_version moved, then NOTIFYs channel_sync once per channel;
+//  - _refuse_truncate: BEFORE TRUNCATE, because a TRUNCATE shows no rows to a trigger.
+#include "common/boundary.hpp"
+
+extern "C" {
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+}
+#include "common/pg_headers.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "allocation/targets_pg.hpp"
+
+namespace {
+
+constexpr char kFeatureNotSupported[] = "0A000";
+constexpr char kAllSkus[] = "*";  // the statement re-targets every SKU
+
+// Per table and event: a query over the transition tables returning the affected SKUs
+// (column 1, text; a NULL row means every SKU), or kAllSkus, or nullptr (nothing to do).
+struct watched_table {
+  const char* table;
+  const char* on_insert;
+  const char* on_update;
+  const char* on_delete;
+};
+
+#define CS_WITH_BUNDLES(skus)    \
+  "WITH s AS (" skus             \
+  ") SELECT s.sku FROM s UNION " \
+  "SELECT b.bundle_sku FROM channel_sync.bundle_components b JOIN s ON b.component_sku = s.sku"
+
+const watched_table kWatched[] = {
+    {"stock", CS_WITH_BUNDLES("SELECT sku FROM new_rows"),
+     CS_WITH_BUNDLES("SELECT sku FROM new_rows UNION SELECT sku FROM old_rows"),
+     CS_WITH_BUNDLES("SELECT sku FROM old_rows")},
+    {"allocation_rules", CS_WITH_BUNDLES("SELECT sku FROM new_rows"),
+     CS_WITH_BUNDLES("SELECT sku FROM new_rows UNION SELECT sku FROM old_rows"),
+     CS_WITH_BUNDLES("SELECT sku FROM old_rows")},
+    {"channel_prices", "SELECT DISTINCT sku FROM new_rows",
+     "SELECT sku FROM new_rows UNION SELECT sku FROM old_rows",
+     "SELECT DISTINCT sku FROM old_rows"},
+    {"bundle_components", "SELECT DISTINCT bundle_sku FROM new_rows",
+     "SELECT bundle_sku FROM new_rows UNION SELECT bundle_sku FROM old_rows",
+     "SELECT DISTINCT bundle_sku FROM old_rows"},
+    {"skus", "SELECT sku FROM new_rows",
+     "SELECT n.sku FROM new_rows n JOIN old_rows o ON o.sku = n.sku"
+     " WHERE n.base_price IS DISTINCT FROM o.base_price OR n.kind IS DISTINCT FROM o.kind",
+     nullptr},
+    {"channels", kAllSkus,
+     "SELECT NULL::text FROM new_rows n JOIN old_rows o ON o.channel_id = n.channel_id"
+     " WHERE (n.active, n.kind, n.lag_target) IS DISTINCT FROM (o.active, o.kind, o.lag_target)"
+     " LIMIT 1",
+     kAllSkus},
+    {"channel_locations", kAllSkus, kAllSkus, kAllSkus},
+    {"locations", nullptr,
+     "SELECT NULL::text FROM new_rows n JOIN old_rows o ON o.location_id = n.location_id"
+     " WHERE n.active IS DISTINCT FROM o.active LIMIT 1",
+     nullptr},
+};
+
+#undef CS_WITH_BUNDLES
+
+// Upserts the outbox message of every listing whose target_version moved. A dead message
+// is revived (pending, attempts reset, enqueued_at now) and keeps its first_change_at; a
+// message claimed before this change remembers when the first change after the claim
+// happened. An older version never replaces a newer one. Returns, per row, the channel to
+// wake, or NULL when the change was coalesced into a message still waiting to be claimed:
+// its listeners were woken when it was written, so waking them again is only cost (a
+// NOTIFY serializes commits cluster-wide).
+#define CS_UPSERT_OUTBOX(changed_rows)                                                            \
+  "INSERT INTO channel_sync.outbox AS o (channel_id, sku, qty, price, version, "                  \
+  "first_change_at) " changed_rows                                                                \
+  " ON CONFLICT (channel_id, sku) DO UPDATE SET qty = excluded.qty, price = excluded.price,"      \
+  " version = excluded.version, status = 'pending',"                                              \
+  " attempts = CASE WHEN o.status = 'dead' THEN 0 ELSE o.attempts END,"                           \
+  " enqueued_at = CASE WHEN o.status = 'dead' THEN pg_catalog.now() ELSE o.enqueued_at END,"      \
+  " next_attempt_at = CASE WHEN o.status = 'dead' THEN '-infinity' ELSE o.next_attempt_at "       \
+  "END,"                                                                                          \
+  " changed_after_claim_at = CASE WHEN o.claimed_version IS NOT NULL"                             \
+  " THEN coalesce(o.changed_after_claim_at, excluded.first_change_at) END"                        \
+  " WHERE excluded.version > o.version"                                                           \
+  " RETURNING CASE WHEN o.enqueued_at = pg_catalog.now() OR o.changed_after_claim_at IS NOT NULL" \
+  " THEN o.channel_id END"
+
+const char kEnqueueInserted[] = CS_UPSERT_OUTBOX(
+    "SELECT n.channel_id, n.sku, n.target_qty, n.target_price, n.target_version, "
+    "pg_catalog.now() FROM new_rows n"
+    " WHERE n.acked_version IS NULL OR n.acked_version < n.target_version");
+
+const char kEnqueueUpdated[] = CS_UPSERT_OUTBOX(
+    "SELECT n.channel_id, n.sku, n.target_qty, n.target_price, n.target_version, "
+    "pg_catalog.now() FROM new_rows n JOIN old_rows o ON o.channel_id = n.channel_id AND o.sku = "
+    "n.sku"
+    " WHERE n.target_version > o.target_version"
+    " AND (n.acked_version IS NULL OR n.acked_version < n.target_version)");
+
+#undef CS_UPSERT_OUTBOX
+
+// Prepared plans, one per trigger (its transition-table names are part of the plan).
+std::unordered_map<Oid, SPIPlanPtr> plans;
+
+// The TriggerData of a trigger call, or an error if called another way.
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* function) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    throw cs::user_error("39P01", std::string(function) + "() was not called as a trigger",
+                         "It is meant to be used only by channel_sync's own triggers.");
+  return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+// Rows in a transition table (0 when the trigger has none).
+int64_t transition_rows(Tuplestorestate* table) {
+  return table == nullptr ? 0 : cs::pg::guard([&] { return tuplestore_tuple_count(table); });
+}
+
+// Runs the trigger's prepared query over its transition tables inside an SPI connection
+// and returns column 1 of every row as text (nullptr for NULL).
+struct text_column {
+  std::vector<std::string> values;
+  bool saw_null = false;
+};
+
+text_column run_transition_query(TriggerData* td, const char* sql) {
+  text_column out;
+  Oid trigger_oid = td->tg_trigger->tgoid;
+  SPIPlanPtr plan = nullptr;
+  auto found = plans.find(trigger_oid);
+  if (found != plans.end()) plan = found->second;
+  SPITupleTable* table = cs::pg::guard([&] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+      elog(ERROR, "SPI_register_trigger_data failed");
+    if (plan == nullptr) {
+      plan = SPI_prepare(sql, 0, nullptr);
+      if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+      SPI_keepplan(plan);
+    }
+    int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return SPI_tuptable;
+  });
+  plans[trigger_oid] = plan;
+  uint64 n = table == nullptr ? 0 : SPI_processed;
+  out.values.reserve(n);
+  for (uint64 i = 0; i < n; ++i) {
+    bool is_null = false;
+    Datum d =
+        cs::pg::guard([&] { return SPI_getbinval(table->vals[i], table->tupdesc, 1, &is_null); });
+    if (is_null)
+      out.saw_null = true;
+    else
+      out.values.push_back(cs::pg::text_to_string(d));
+  }
+  cs::pg::guard([] { SPI_finish(); });
+  return out;
+}
+
+// Advisory lock space of the retarget locks (two int4 keys: space, SKU hash; 0 = every SKU).
+constexpr int32 kLockSpace = 1668481024;  // 'c' 's' 0 0
+
+// Serializes re-targeting: a statement re-targeting some SKUs waits for every uncommitted
+// transaction that re-targeted one of them (or all SKUs), so the targets it computes next,
+// with a fresh snapshot, include their changes; re-targeting all SKUs waits for everyone.
+// Transaction-scoped advisory locks, taken in hash order.
+// A statement touching more SKUs than kMaxSkuLocks takes the "every SKU" lock instead:
+// the lock table holds a limited number of locks per transaction.
+constexpr size_t kMaxSkuLocks = 32;
+
+void lock_for_retarget(const std::vector<std::string>* skus) {
+  if (skus == nullptr || skus->size() > kMaxSkuLocks) {
+    cs::pg::guard([] {
+      DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(0));
+    });
+    return;
+  }
+  std::vector<int32> keys;
+  keys.reserve(skus->size());
+  for (const auto& s : *skus) keys.push_back(static_cast<int32>(std::hash<std::string>{}(s) | 1u));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  cs::pg::guard([&] {
+    DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(kLockSpace),
+                        Int32GetDatum(0));
+    for (int32 k : keys)
+      DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(k));
+  });
+}
+
+// Locks (see lock_for_retarget) and re-targets the SKUs (nullptr: all of them).
+void locked_retarget(const std::vector<std::string>* skus) {
+  lock_for_retarget(skus);
+  cs::allocation::retarget(skus);
+}
+
+// The watched-table entry for a relation name, or nullptr.
+const watched_table* find_watched(const char* relname) {
+  for (const auto& w : kWatched)
+    if (std::strcmp(w.table, relname) == 0) return &w;
+  return nullptr;
+}
+
+}  // namespace
+
+// _retarget_on_change(): AFTER statement trigger on the tables that decide availability.
+CS_FUNCTION(_retarget_on_change) {
+  TriggerData* td = trigger_data(fcinfo, "_retarget_on_change");
+  Datum done = PointerGetDatum(nullptr);
+  if (transition_rows(td->tg_newtable) == 0 && transition_rows(td->tg_oldtable) == 0) return done;
+  const watched_table* w = find_watched(RelationGetRelationName(td->tg_relation));
+  if (w == nullptr) return done;
+  TriggerEvent ev = td->tg_event;
+  const char* sql = TRIGGER_FIRED_BY_INSERT(ev)   ? w->on_insert
+                    : TRIGGER_FIRED_BY_UPDATE(ev) ? w->on_update
+                    : TRIGGER_FIRED_BY_DELETE(ev) ? w->on_delete
+                                                  : nullptr;
+  if (sql == nullptr) return done;
+  if (std::strcmp(sql, kAllSkus) == 0) {
+    locked_retarget(nullptr);
+    return done;
+  }
+  text_column skus = run_transition_query(td, sql);
+  if (skus.saw_null)
+    locked_retarget(nullptr);
+  else if (!skus.values.empty())
+    locked_retarget(&skus.values);
+  return done;
+}
+
+// _enqueue_listing_changes(): AFTER INSERT / AFTER UPDATE statement trigger on listings.
+CS_FUNCTION(_enqueue_listing_changes) {
+  TriggerData* td = trigger_data(fcinfo, "_enqueue_listing_changes");
+  Datum done = PointerGetDatum(nullptr);
+  if (transition_rows(td->tg_newtable) == 0) return done;
+  bool inserted = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+  text_column channels = run_transition_query(td, inserted ? kEnqueueInserted : kEnqueueUpdated);
+  // NULLs (changes coalesced into a message not yet claimed) wake no one
+  std::set<std::string> distinct(channels.values.begin(), channels.values.end());
+  for (const std::string& channel : distinct) {
+    const char* payload = channel.c_str();
+    cs::pg::guard([&] { Async_Notify("channel_sync", payload); });
+  }
+  return done;
+}
+
+// _refuse_truncate(): BEFORE TRUNCATE trigger; a TRUNCATE would bypass propagation.
+CS_FUNCTION(_refuse_truncate) {
+  TriggerData* td = trigger_data(fcinfo, "_refuse_truncate");
+  std::string table = RelationGetRelationName(td->tg_relation);
+  throw cs::user_error(
+      kFeatureNotSupported, "cannot truncate channel_sync." + table,
+      "TRUNCATE shows no rows to the propagation triggers, so no channel would learn of the "
+      "change.",
+      "Use DELETE FROM channel_sync." + table +
+          " instead; its rows are re-targeted and propagated in the same transaction.");
+}
