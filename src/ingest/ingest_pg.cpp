@@ -163,8 +163,13 @@ SPIPlanPtr plans[P_COUNT];
 SPIPlanPtr plan_for(plan_id id) {
   if (plans[id] != nullptr) return plans[id];
   const plan_def* d = &kPlans[id];
+  // statements over arrays (= ANY, unnest) keep custom plans: a generic plan cannot see
+  // how short the arrays are; every other statement is planned once, generically
+  bool generic = std::string(d->sql).find("[]") == std::string::npos &&
+                 std::string(d->sql).find("ANY") == std::string::npos;
+  int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
   SPIPlanPtr p = guard([&] {
-    SPIPlanPtr q = SPI_prepare(d->sql, d->nargs, const_cast<Oid*>(d->types));
+    SPIPlanPtr q = SPI_prepare_cursor(d->sql, d->nargs, const_cast<Oid*>(d->types), options);
     if (q == nullptr) elog(ERROR, "channel_sync: SPI_prepare failed: %s", d->sql);
     if (SPI_keepplan(q) != 0) elog(ERROR, "channel_sync: SPI_keepplan failed");
     return q;
