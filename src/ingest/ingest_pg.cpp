@@ -775,7 +775,8 @@ struct delivery {
   std::optional<std::string> event_type;
   Datum payload = 0;  // jsonb, 0 when NULL
   std::optional<TimestampTz> occurred_at;
-  std::string reason;  // set when the delivery is already known to be bad
+  bool key_unusable = false;  // key given, but not as a string
+  std::string reason;         // set when the delivery is already known to be bad
 };
 
 outcome ingest_one(call_context& cx, const delivery& d) {
@@ -792,7 +793,7 @@ outcome ingest_one(call_context& cx, const delivery& d) {
     key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(canonical + type));
     if (reason.empty()) reason = "idempotency_key is missing";
   } else {
-    std::string why = ig::check_key(*d.key);
+    std::string why = d.key_unusable ? d.reason : ig::check_key(*d.key);
     if (why.empty()) {
       key = *d.key;
     } else {
@@ -960,10 +961,13 @@ CS_FUNCTION(cs_ingest_batch) {
       results.push_back(ingest_one(cx, d));
       continue;
     }
-    if (elems.text(i, 3) == "string")
+    if (elems.text(i, 3) == "string") {
       d.key = elems.text(i, 2);
-    else if (!elems.is_null(i, 3) && elems.text(i, 3) != "null")
+    } else if (!elems.is_null(i, 3) && elems.text(i, 3) != "null") {
+      d.key = elems.text(i, 2);
+      d.key_unusable = true;
       d.reason = "idempotency_key must be a string, not " + elems.text(i, 3);
+    }
     if (elems.text(i, 5) == "string")
       d.event_type = elems.text(i, 4);
     else if (!elems.is_null(i, 5) && elems.text(i, 5) != "null" && d.reason.empty())
