@@ -68,6 +68,9 @@ enum plan_id {
   P_REPLAY_LOCK,
   P_REPLAYED,
   P_BATCH,
+  P_LOCK_STOCK1,
+  P_STOCK_DELTA1,
+  P_INSERT_LINE1,
   P_COUNT
 };
 
@@ -154,6 +157,16 @@ const plan_def kPlans[P_COUNT] = {
    " t.e ->> 'event_type', pg_catalog.jsonb_typeof(t.e -> 'event_type'), t.e -> 'payload',"
    " t.e ->> 'occurred_at', pg_catalog.jsonb_typeof(t.e -> 'occurred_at'), t.e"
    " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS t (e, ord) ORDER BY t.ord", 1, {JSONBOID}},
+  // one-SKU and one-line forms of the statements above, planned once (the common case)
+  {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
+   " WHERE s.sku = $1 AND s.location_id = ANY ($2) ORDER BY s.location_id FOR UPDATE",
+   2, {TEXTOID, TEXTARRAYOID}},
+  {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + $3, reserved = GREATEST(0, s.reserved + $4)"
+   " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
+   4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
+  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+   8, {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
 };
 // clang-format on
 
@@ -165,8 +178,8 @@ SPIPlanPtr plan_for(plan_id id) {
   const plan_def* d = &kPlans[id];
   // statements over arrays (= ANY, unnest) keep custom plans: a generic plan cannot see
   // how short the arrays are; every other statement is planned once, generically
-  bool generic = std::string(d->sql).find("[]") == std::string::npos &&
-                 std::string(d->sql).find("ANY") == std::string::npos;
+  bool generic = id == P_LOCK_STOCK1 || (std::string(d->sql).find("[]") == std::string::npos &&
+                                         std::string(d->sql).find("ANY") == std::string::npos);
   int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
   SPIPlanPtr p = guard([&] {
     SPIPlanPtr q = SPI_prepare_cursor(d->sql, d->nargs, const_cast<Oid*>(d->types), options);
@@ -363,7 +376,9 @@ bool location_exists(const std::string& loc) {
 // Stock rows of skus at locs, locked FOR UPDATE.
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     const std::vector<std::string>& skus, const std::vector<std::string>& locs) {
-  rows r = run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
+  rows r = skus.size() == 1
+               ? run(P_LOCK_STOCK1, args().text(skus.front()).datum(text_array(locs)))
+               : run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
   std::vector<std::pair<std::string, ig::stock_level>> out;
   for (uint64 i = 0; i < r.count; ++i) {
     ig::stock_level l;
@@ -398,11 +413,13 @@ void write_stock(const stock_changes& c) {
     dr.push_back(static_cast<int32_t>(v.second));
   }
   if (skus.empty()) return;
-  rows r = run(P_STOCK_DELTA, args()
-                                  .datum(text_array(skus))
-                                  .datum(text_array(locs))
-                                  .datum(int_array(dh))
-                                  .datum(int_array(dr)));
+  rows r = skus.size() == 1
+               ? run(P_STOCK_DELTA1, args().text(skus[0]).text(locs[0]).int4(dh[0]).int4(dr[0]))
+               : run(P_STOCK_DELTA, args()
+                                        .datum(text_array(skus))
+                                        .datum(text_array(locs))
+                                        .datum(int_array(dh))
+                                        .datum(int_array(dr)));
   if (r.count == skus.size()) return;
   std::vector<std::pair<std::string, std::string>> found;
   for (uint64 i = 0; i < r.count; ++i) found.emplace_back(r.text(i, 1), r.text(i, 2));
@@ -527,15 +544,27 @@ effect apply_order_placed(const event_call& c) {
     lsold.push_back(p.sold_sku);
     per.push_back(p.per);
   }
-  run(P_INSERT_LINES, args()
-                          .text(cx.channel)
-                          .text(ev.order_id)
-                          .datum(int_array(line_no))
-                          .datum(text_array(lsku))
-                          .datum(text_array(lloc))
-                          .datum(int_array(qty))
-                          .datum(text_array(lsold))
-                          .datum(int_array(per)));
+  if (lsku.size() == 1) {
+    run(P_INSERT_LINE1, args()
+                            .text(cx.channel)
+                            .text(ev.order_id)
+                            .int4(line_no[0])
+                            .text(lsku[0])
+                            .text(lloc[0])
+                            .int4(qty[0])
+                            .text(lsold[0])
+                            .int4(per[0]));
+  } else {
+    run(P_INSERT_LINES, args()
+                            .text(cx.channel)
+                            .text(ev.order_id)
+                            .datum(int_array(line_no))
+                            .datum(text_array(lsku))
+                            .datum(text_array(lloc))
+                            .datum(int_array(qty))
+                            .datum(text_array(lsold))
+                            .datum(int_array(per)));
+  }
   effect e;
   e.detail = short_of;
   return e;
