@@ -135,3 +135,23 @@ SELECT channel_sync.prune_events(NULL);
 -- a pruned key may arrive again: the order it would create exists, so it is rejected, not doubled
 SELECT status, detail FROM channel_sync.ingest('amazon', 'm4', 'order_placed', '{"order_id": "AM1", "lines": [{"sku": "TEE", "qty": 2}]}', '2024-05-02 08:01+00');
 SELECT * FROM stock_now;
+
+-- a run of order_placed events in one batch is applied set-based, with the outcomes
+-- ingest() would give one by one: in-run duplicates and conflicts, an unknown SKU, an
+-- order that exists, an order placed twice in the run, and the stock running out (oversold)
+INSERT INTO channel_sync.skus (sku, kind) VALUES ('CAP', 'simple'), ('KIT', 'bundle');
+INSERT INTO channel_sync.bundle_components VALUES ('KIT', 'TEE', 1), ('KIT', 'CAP', 2);
+INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('CAP', 'wh-a', 3);
+SELECT r.event_id, r.status, r.detail FROM channel_sync.ingest_batch('amazon', $$[
+  {"idempotency_key": "r1", "event_type": "order_placed", "payload": {"order_id": "R1", "lines": [{"sku": "KIT", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r2", "event_type": "order_placed", "payload": {"order_id": "R2", "lines": [{"sku": "GHOST", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r1", "event_type": "order_placed", "payload": {"order_id": "R1", "lines": [{"sku": "KIT", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r3", "event_type": "order_placed", "payload": {"order_id": "AM2", "lines": [{"sku": "TEE", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r4", "event_type": "order_placed", "payload": {"order_id": "R1", "lines": [{"sku": "TEE", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r5", "event_type": "order_placed", "payload": {"order_id": "R5", "lines": [{"sku": "CAP", "qty": 1}, {"sku": "KIT", "qty": 1}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "r1", "event_type": "order_placed", "payload": {"order_id": "R1", "lines": [{"sku": "KIT", "qty": 9}]}, "occurred_at": "2024-05-03T08:00:00Z"},
+  {"idempotency_key": "m6", "event_type": "order_placed", "payload": {"order_id": "AM2", "lines": [{"sku": "TEE", "qty": 1}]}, "occurred_at": "2024-05-02T09:00:00Z"}
+]$$) WITH ORDINALITY AS r (event_id, status, detail, n);
+SELECT order_id, state, oversold FROM channel_sync.orders WHERE order_id LIKE 'R%' ORDER BY 1;
+SELECT order_id, line_no, sold_sku, sku, location_id, qty FROM channel_sync.order_lines WHERE order_id LIKE 'R%' ORDER BY 1, 2;
+SELECT * FROM stock_now;

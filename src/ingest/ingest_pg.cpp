@@ -71,6 +71,14 @@ enum plan_id {
   P_LOCK_STOCK1,
   P_STOCK_DELTA1,
   P_INSERT_LINE1,
+  P_BULK_EVENTS,
+  P_BULK_SKUS,
+  P_BULK_ALIASES,
+  P_BULK_COMPONENTS,
+  P_BULK_ORDERS,
+  P_BULK_INSERT_ORDERS,
+  P_BULK_INSERT_LINES,
+  P_BULK_STATUS,
   P_COUNT
 };
 
@@ -167,6 +175,29 @@ const plan_def kPlans[P_COUNT] = {
   {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
    8, {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
+  // set-based forms for a run of order_placed events in ingest_batch()
+  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)"
+   " SELECT $1, u.k, 'order_placed', u.p, u.t, u.f, 'applied'"
+   " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n) ORDER BY u.n"
+   " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.idempotency_key, e.event_id",
+   5, {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID}},
+  {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku = ANY ($1)", 1, {TEXTARRAYOID}},
+  {"SELECT a.external_id, s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
+   " WHERE a.channel_id = $1 AND a.external_id = ANY ($2)", 2, {TEXTOID, TEXTARRAYOID}},
+  {"SELECT b.bundle_sku, b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b"
+   " WHERE b.bundle_sku = ANY ($1) ORDER BY 1, 2", 1, {TEXTARRAYOID}},
+  {"SELECT o.order_id, o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = ANY ($2)"
+   " ORDER BY o.order_id FOR UPDATE", 2, {TEXTOID, TEXTARRAYOID}},
+  {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
+   " SELECT $1, u.o, 'placed', u.x, u.t, u.t, u.e FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::int8[]) AS u (o, x, t, e)"
+   " ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id",
+   5, {TEXTOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}},
+  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " SELECT $1, u.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u",
+   8, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}},
+  {"UPDATE channel_sync.events AS e SET status = u.s, detail = u.d"
+   " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
+   3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
 };
 // clang-format on
 
@@ -272,6 +303,31 @@ Datum int_array(const std::vector<int32_t>& v) {
   for (int i = 0; i < n; ++i) elems[i] = Int32GetDatum(v[i]);
   return guard(
       [&] { return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT)); });
+}
+
+// An array of Datums of one element type; a null element where nulls says so.
+Datum datum_array(const std::vector<Datum>& elems, const std::vector<bool>& nulls, Oid type,
+                  int16 len, bool byval, char align) {
+  int n = static_cast<int>(elems.size());
+  const Datum* values = elems.data();
+  bool* isnull = static_cast<bool*>(guard([&] { return palloc(sizeof(bool) * (n > 0 ? n : 1)); }));
+  for (int i = 0; i < n; ++i) isnull[i] = !nulls.empty() && nulls[i];
+  return guard([&] {
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    return PointerGetDatum(construct_md_array(const_cast<Datum*>(values), isnull, 1, dims, lbs,
+                                              type, len, byval, align));
+  });
+}
+
+Datum opt_text_array(const std::vector<std::optional<std::string>>& v) {
+  std::vector<Datum> elems;
+  std::vector<bool> nulls;
+  for (const auto& s : v) {
+    elems.push_back(s ? PointerGetDatum(cs::pg::string_to_text(*s)) : Datum(0));
+    nulls.push_back(!s);
+  }
+  return datum_array(elems, nulls, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 Datum uuid_datum(const ig::fingerprint& f) {
@@ -808,73 +864,373 @@ struct delivery {
   std::string reason;         // set when the delivery is already known to be bad
 };
 
-outcome ingest_one(call_context& cx, const delivery& d) {
-  std::string reason = d.reason;
-  std::string canonical = d.payload != 0 ? jsonb_text(d.payload) : "null";
-  std::string type = d.event_type.value_or("");
-  TimestampTz at = d.occurred_at.value_or(GetCurrentTransactionStartTimestamp());
-  ig::fingerprint fp =
-      ig::event_fingerprint(d.event_type ? type : std::string("\x01null", 5), canonical,
-                            d.occurred_at ? *d.occurred_at : ig::kNoTimestamp);
-  // a key that cannot identify the event: record it under a name made from the key
+// A delivery made ready to record: its key, fingerprint and, unless rejected, its event.
+struct prepared {
   std::string key;
+  std::string type;
+  Datum payload = 0;
+  TimestampTz at = 0;
+  ig::fingerprint fp{};
+  std::string reason;
+  std::optional<ig::event> ev;
+};
+
+prepared prepare(const delivery& d) {
+  prepared p;
+  p.reason = d.reason;
+  std::string canonical = d.payload != 0 ? jsonb_text(d.payload) : "null";
+  p.type = d.event_type.value_or("");
+  p.at = d.occurred_at.value_or(GetCurrentTransactionStartTimestamp());
+  p.fp = ig::event_fingerprint(d.event_type ? p.type : std::string("\x01null", 5), canonical,
+                               d.occurred_at ? *d.occurred_at : ig::kNoTimestamp);
+  // a key that cannot identify the event: record it under a name made from the key
   if (!d.key) {
-    key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(canonical + type));
-    if (reason.empty()) reason = "idempotency_key is missing";
+    p.key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(canonical + p.type));
+    if (p.reason.empty()) p.reason = "idempotency_key is missing";
   } else {
     std::string why = d.key_unusable ? d.reason : ig::check_key(*d.key);
     if (why.empty()) {
-      key = *d.key;
+      p.key = *d.key;
     } else {
-      key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(*d.key));
-      if (reason.empty()) reason = why;
+      p.key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(*d.key));
+      if (p.reason.empty()) p.reason = why;
     }
   }
-  std::optional<ig::event> ev;
-  if (reason.empty() && !d.event_type) reason = "event_type is missing";
-  if (reason.empty() && !d.occurred_at) reason = "occurred_at must not be null";
-  if (reason.empty()) {
-    ig::parse_outcome p = ig::parse_event(type, canonical);
-    if (p.ok)
-      ev = std::move(p.ok);
+  if (p.reason.empty() && !d.event_type) p.reason = "event_type is missing";
+  if (p.reason.empty() && !d.occurred_at) p.reason = "occurred_at must not be null";
+  if (p.reason.empty()) {
+    ig::parse_outcome parsed = ig::parse_event(p.type, canonical);
+    if (parsed.ok)
+      p.ev = std::move(parsed.ok);
     else
-      reason = p.reason;
+      p.reason = parsed.reason;
   }
-  Datum payload = d.payload != 0 ? d.payload : jsonb_null();
+  p.payload = d.payload != 0 ? d.payload : jsonb_null();
+  return p;
+}
+
+// The key is taken: a duplicate if the content matches (the owner's counter is bumped),
+// else a conflict (recorded, pointing at the owner).
+outcome key_taken(call_context& cx, const prepared& p) {
+  rows dup = run(P_DUPLICATE, args().text(cx.channel).text(p.key).datum(uuid_datum(p.fp)));
+  if (dup.count > 0)
+    return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
+  rows own = run(P_OWNER, args().text(cx.channel).text(p.key));
+  if (own.count == 0)
+    throw cs::user_error("40001", "idempotency key " + quote(p.key) + " changed owner concurrently",
+                         "The event that held the key was removed while this one arrived.",
+                         "Retry the delivery.");
+  int64_t owner = own.int8(0, 1);
+  std::string detail = "idempotency key " + quote(p.key) + " was first used by event " +
+                       std::to_string(owner) + " with fingerprint " + own.text(0, 2) +
+                       "; this delivery has fingerprint " + ig::to_uuid_text(p.fp);
+  args cf;
+  cf.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
+  cf.text(detail).int8(owner);
+  rows conflict = run(P_INSERT_CONFLICT, cf);
+  return outcome{conflict.int8(0, 1), "conflict", detail};
+}
+
+// Records one delivery and, if it is the key's first and valid, applies it.
+outcome ingest_prepared(call_context& cx, const prepared& p) {
   args ins;
-  ins.text(cx.channel).text(key).text(type).datum(payload).ts(at).datum(uuid_datum(fp));
-  ins.text(reason.empty() ? "applied" : "rejected");
-  if (reason.empty())
+  ins.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
+  ins.text(p.reason.empty() ? "applied" : "rejected");
+  if (p.reason.empty())
     ins.null();
   else
-    ins.text(reason);
+    ins.text(p.reason);
   rows r = run(P_INSERT_EVENT, ins);
-  if (r.count == 0) {
-    // the key is taken: a duplicate if the content matches, else a conflict
-    rows dup = run(P_DUPLICATE, args().text(cx.channel).text(key).datum(uuid_datum(fp)));
-    if (dup.count > 0)
-      return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
-    rows own = run(P_OWNER, args().text(cx.channel).text(key));
-    if (own.count == 0)
-      throw cs::user_error("40001", "idempotency key " + quote(key) + " changed owner concurrently",
-                           "The event that held the key was removed while this one arrived.",
-                           "Retry the delivery.");
-    int64_t owner = own.int8(0, 1);
-    std::string detail = "idempotency key " + quote(key) + " was first used by event " +
-                         std::to_string(owner) + " with fingerprint " + own.text(0, 2) +
-                         "; this delivery has fingerprint " + ig::to_uuid_text(fp);
-    args cf;
-    cf.text(cx.channel).text(key).text(type).datum(payload).ts(at).datum(uuid_datum(fp));
-    cf.text(detail).int8(owner);
-    rows conflict = run(P_INSERT_CONFLICT, cf);
-    return outcome{conflict.int8(0, 1), "conflict", detail};
-  }
+  if (r.count == 0) return key_taken(cx, p);
   int64_t id = r.int8(0, 1);
-  if (!reason.empty()) return outcome{id, "rejected", reason};
-  effect e = apply(event_call{&cx, &*ev, id, at});
+  if (!p.reason.empty()) return outcome{id, "rejected", p.reason};
+  effect e = apply(event_call{&cx, &*p.ev, id, p.at});
   if (e.status != "applied" || e.detail)
     run(P_SET_STATUS, args().int8(id).text(e.status).opt_text(e.detail));
   return outcome{id, e.status, e.detail};
+}
+
+outcome ingest_one(call_context& cx, const delivery& d) {
+  return ingest_prepared(cx, prepare(d));
+}
+
+// ---------------------------------------------------------------------------------
+// A run of order_placed events in ingest_batch(), set-based: one INSERT claims every key,
+// a few queries read (and lock) everything the run depends on, the run is applied in
+// order to an in-memory copy of the stock, and one statement per table writes it. The
+// outcome of each event is the one ingest() would give in the same order.
+
+struct bulk_order {
+  std::string order_id;
+  bool oversold = false;
+  TimestampTz at = 0;
+  int64_t event_id = 0;
+};
+
+struct bulk_line {
+  std::string order_id, sku, location, sold_sku;
+  int32_t line_no = 0, qty = 0, per = 1;
+};
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first
+  std::vector<std::string> keys;
+  std::vector<Datum> payloads, ats, fps;
+  for (size_t i = from; i < to; ++i) {
+    keys.push_back(all[i].key);
+    payloads.push_back(all[i].payload);
+    ats.push_back(TimestampTzGetDatum(all[i].at));
+    fps.push_back(uuid_datum(all[i].fp));
+  }
+  rows ins =
+      run(P_BULK_EVENTS, args()
+                             .text(cx.channel)
+                             .datum(text_array(keys))
+                             .datum(datum_array(payloads, {}, JSONBOID, -1, false, TYPALIGN_INT))
+                             .datum(datum_array(ats, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                             .datum(datum_array(fps, {}, UUIDOID, 16, false, TYPALIGN_CHAR)));
+  std::map<std::string, int64_t> claimed;
+  for (uint64 r = 0; r < ins.count; ++r) claimed[ins.text(r, 1)] = ins.int8(r, 2);
+  std::vector<int64_t> ids(to - from, 0);
+  for (size_t i = from; i < to; ++i) {
+    auto it = claimed.find(all[i].key);
+    if (it != claimed.end() && it->second != 0) {
+      ids[i - from] = it->second;
+      it->second = 0;  // later deliveries of the key in this run are duplicates
+    }
+  }
+
+  // 2. read what the run depends on
+  std::vector<std::string> sku_ids, ext_ids, order_ids;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    order_ids.push_back(all[i].ev->order_id);
+    for (const ig::event_line& l : all[i].ev->lines)
+      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+  }
+  std::map<std::string, bool> skus;  // sku -> is a bundle
+  std::map<std::string, sku_info> aliases;
+  if (!sku_ids.empty()) {
+    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    for (uint64 k = 0; k < r.count; ++k) skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
+  }
+  if (!ext_ids.empty()) {
+    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
+    for (uint64 k = 0; k < r.count; ++k)
+      aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
+  }
+  std::vector<std::string> bundles;
+  for (const auto& [sku, bundle] : skus)
+    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
+  for (const auto& [ext, info] : aliases)
+    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
+  if (!bundles.empty()) {
+    for (const std::string& b : bundles) cx.components[b];  // none found: no components
+    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
+    for (uint64 k = 0; k < r.count; ++k)
+      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
+  }
+  const std::vector<std::string>& locs = feeding(cx);
+  std::map<std::string, std::string> order_state;  // existing orders of the run, locked
+  if (!order_ids.empty()) {
+    rows r = run(P_BULK_ORDERS, args().text(cx.channel).datum(text_array(order_ids)));
+    for (uint64 k = 0; k < r.count; ++k) order_state[r.text(k, 1)] = r.text(k, 2);
+  }
+  auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
+    if (item.external) {
+      auto it = aliases.find(item.id);
+      if (it == aliases.end()) return std::nullopt;
+      return it->second;
+    }
+    auto it = skus.find(item.id);
+    if (it == skus.end()) return std::nullopt;
+    return sku_info{item.id, it->second};
+  };
+  std::vector<std::string> simple;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    for (const ig::event_line& l : all[i].ev->lines) {
+      std::optional<sku_info> s = resolve_cached(l.item);
+      if (!s) continue;
+      if (!s->bundle)
+        simple.push_back(s->sku);
+      else
+        for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
+    }
+  }
+  std::sort(simple.begin(), simple.end());
+  simple.erase(std::unique(simple.begin(), simple.end()), simple.end());
+  std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+  if (!simple.empty() && !locs.empty())
+    for (auto& [sku, l] : lock_stock(simple, locs)) level[{sku, l.location_id}] = l;
+
+  // 3. apply the run in order to the in-memory stock
+  std::vector<bulk_order> orders;
+  std::vector<bulk_line> lines;
+  stock_changes changes;
+  std::vector<int64_t> status_ids;
+  std::vector<std::string> statuses;
+  std::vector<std::optional<std::string>> details;
+  for (size_t i = from; i < to; ++i) {
+    int64_t id = ids[i - from];
+    if (id == 0) continue;
+    const ig::event& ev = *all[i].ev;
+    auto reject = [&](std::string why) {
+      status_ids.push_back(id);
+      statuses.push_back("rejected");
+      details.push_back(why);
+      results[i] = outcome{id, "rejected", why};
+    };
+    if (locs.empty()) {
+      reject("no active location feeds channel " + quote(cx.channel));
+      continue;
+    }
+    struct part {
+      std::string sku, sold_sku, location;
+      int32_t per = 1;
+      int64_t units = 0;
+    };
+    std::vector<part> parts;
+    std::string why;
+    for (size_t k = 0; k < ev.lines.size() && why.empty(); ++k) {
+      const ig::event_line& line = ev.lines[k];
+      std::string where = "line " + std::to_string(k + 1) + ": ";
+      std::optional<sku_info> s = resolve_cached(line.item);
+      if (!s) {
+        why = where + unknown_item(cx, line.item);
+      } else if (!line.location_id.empty() &&
+                 std::find(locs.begin(), locs.end(), line.location_id) == locs.end()) {
+        why = where + "location " + quote(line.location_id) + " does not feed channel " +
+              quote(cx.channel);
+      } else if (s->bundle) {
+        const auto& comps = cx.components[s->sku];
+        if (comps.empty()) why = where + "bundle " + quote(s->sku) + " has no components";
+        for (const auto& [comp, per] : comps)
+          parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
+      } else {
+        parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
+      }
+    }
+    for (const part& pt : parts)
+      if (why.empty() && pt.units > 1000000000)
+        why = "order " + quote(ev.order_id) + " is too large";
+    if (why.empty() && order_state.count(ev.order_id))
+      why = "invalid transition for order " + quote(ev.order_id) + ": " + order_state[ev.order_id] +
+            " -> placed";
+    if (!why.empty()) {
+      reject(why);
+      continue;
+    }
+    std::map<std::string, std::string> chosen;
+    for (part& pt : parts) {
+      if (!pt.location.empty() || chosen.count(pt.sku)) continue;
+      std::vector<ig::stock_level> of_sku;
+      for (const std::string& loc : locs) {
+        auto it = level.find({pt.sku, loc});
+        if (it != level.end()) of_sku.push_back(it->second);
+      }
+      chosen[pt.sku] = ig::choose_location(locs, of_sku);
+    }
+    stock_changes mine;
+    for (part& pt : parts) {
+      if (pt.location.empty()) pt.location = chosen[pt.sku];
+      mine.add(pt.sku, pt.location, 0, pt.units);
+    }
+    std::optional<std::string> short_of;
+    for (const auto& [key, v] : mine.by_key) {
+      ig::stock_level& l = level[key];
+      l.location_id = key.second;
+      int64_t free_units = l.on_hand - l.reserved;
+      if (v.second > free_units && !short_of)
+        short_of = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
+                   std::to_string(v.second) + ", " +
+                   std::to_string(std::max<int64_t>(0, free_units)) + " available";
+    }
+    for (const auto& [key, v] : mine.by_key) {
+      level[key].reserved += v.second;
+      changes.add(key.first, key.second, 0, v.second);
+    }
+    order_state[ev.order_id] = "placed";
+    orders.push_back({ev.order_id, short_of.has_value(), all[i].at, id});
+    std::vector<bulk_line> mine_lines;
+    for (const part& pt : parts) {
+      bool merged = false;
+      for (bulk_line& l : mine_lines)
+        if (l.sku == pt.sku && l.location == pt.location && l.sold_sku == pt.sold_sku) {
+          l.qty += static_cast<int32_t>(pt.units);
+          merged = true;
+        }
+      if (!merged)
+        mine_lines.push_back({ev.order_id, pt.sku, pt.location, pt.sold_sku,
+                              static_cast<int32_t>(mine_lines.size() + 1),
+                              static_cast<int32_t>(pt.units), pt.per});
+    }
+    lines.insert(lines.end(), mine_lines.begin(), mine_lines.end());
+    if (short_of) {
+      status_ids.push_back(id);
+      statuses.push_back("applied");
+      details.push_back(short_of);
+    }
+    results[i] = outcome{id, "applied", short_of};
+  }
+
+  // 4. write: orders, stock, lines, and the statuses that are not a plain "applied"
+  if (!orders.empty()) {
+    std::vector<std::string> oid;
+    std::vector<Datum> over, at, eid;
+    for (const bulk_order& o : orders) {
+      oid.push_back(o.order_id);
+      over.push_back(BoolGetDatum(o.oversold));
+      at.push_back(TimestampTzGetDatum(o.at));
+      eid.push_back(Int64GetDatum(o.event_id));
+    }
+    rows r = run(P_BULK_INSERT_ORDERS,
+                 args()
+                     .text(cx.channel)
+                     .datum(text_array(oid))
+                     .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
+                     .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                     .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
+    if (r.count != orders.size())
+      throw cs::user_error("40001", "an order of this batch was placed concurrently",
+                           "Another session created one of the batch's orders while it ran.",
+                           "Retry the batch; already applied events will be duplicates.");
+    write_stock(changes);
+    std::vector<std::string> lo, ls, ll, lsold;
+    std::vector<int32_t> lno, lq, lper;
+    for (const bulk_line& l : lines) {
+      lo.push_back(l.order_id);
+      lno.push_back(l.line_no);
+      ls.push_back(l.sku);
+      ll.push_back(l.location);
+      lq.push_back(l.qty);
+      lsold.push_back(l.sold_sku);
+      lper.push_back(l.per);
+    }
+    run(P_BULK_INSERT_LINES, args()
+                                 .text(cx.channel)
+                                 .datum(text_array(lo))
+                                 .datum(int_array(lno))
+                                 .datum(text_array(ls))
+                                 .datum(text_array(ll))
+                                 .datum(int_array(lq))
+                                 .datum(text_array(lsold))
+                                 .datum(int_array(lper)));
+  }
+  if (!status_ids.empty()) {
+    std::vector<Datum> sid;
+    for (int64_t v : status_ids) sid.push_back(Int64GetDatum(v));
+    std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
+    run(P_BULK_STATUS, args()
+                           .datum(datum_array(sid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE))
+                           .datum(opt_text_array(st))
+                           .datum(opt_text_array(details)));
+  }
+
+  // 5. deliveries whose key was taken: duplicates or conflicts, in order
+  for (size_t i = from; i < to; ++i)
+    if (ids[i - from] == 0) results[i] = key_taken(cx, all[i]);
 }
 
 void connect() {
@@ -980,14 +1336,15 @@ CS_FUNCTION(cs_ingest_batch) {
                          "occurred_at} objects.");
   rows elems = run(P_BATCH, args().datum(events));
   std::vector<outcome> results;
-  results.reserve(elems.count);
+  std::vector<prepared> ready;
+  ready.reserve(elems.count);
   for (uint64 i = 0; i < elems.count; ++i) {
     delivery d;
     std::string kind = elems.text(i, 1);
     if (kind != "object") {
       d.reason = "batch element " + std::to_string(i + 1) + " must be an object, not " + kind;
       d.payload = elems.value(i, 9);
-      results.push_back(ingest_one(cx, d));
+      ready.push_back(prepare(d));
       continue;
     }
     if (elems.text(i, 3) == "string") {
@@ -1013,7 +1370,23 @@ CS_FUNCTION(cs_ingest_batch) {
       if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty())
         d.reason = "occurred_at must be a string, not " + ts_kind;
     }
-    results.push_back(ingest_one(cx, d));
+    ready.push_back(prepare(d));
+  }
+  // consecutive valid order_placed events go set-based; everything else one by one
+  results.resize(ready.size());
+  auto bulkable = [&](size_t i) {
+    return ready[i].reason.empty() && ready[i].ev->kind == ig::event_kind::order_placed;
+  };
+  for (size_t i = 0; i < ready.size();) {
+    size_t j = i;
+    while (j < ready.size() && bulkable(j)) ++j;
+    if (j - i >= 2) {
+      ingest_order_run(cx, ready, i, j, results);
+      i = j;
+    } else {
+      results[i] = ingest_prepared(cx, ready[i]);
+      ++i;
+    }
   }
   finish();
   // emit the results after SPI is closed, into the caller's tuplestore
