@@ -1,7 +1,9 @@
 -- Inbound events: every event type, every status and every order transition, with the
 -- stock each one leaves behind.
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS channel_sync CASCADE;
 CREATE EXTENSION channel_sync;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
 

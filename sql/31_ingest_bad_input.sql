@@ -1,8 +1,10 @@
 -- Inbound events: bad input. A malformed call is an error with a SQLSTATE; everything
 -- else is a recorded rejected event with a reason, with no effect. Then ingest_batch(),
 -- replay() and prune_events().
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS channel_sync CASCADE;
 CREATE EXTENSION channel_sync;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
 
@@ -21,7 +23,7 @@ SELECT * FROM channel_sync.ingest('shop', NULL, 'order_placed', '{}', '2024-05-0
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- everything else: recorded as rejected, with the reason
-CREATE FUNCTION try(key text, type text, payload jsonb, at timestamptz DEFAULT '2024-05-01 10:00+00')
+CREATE OR REPLACE FUNCTION try(key text, type text, payload jsonb, at timestamptz DEFAULT '2024-05-01 10:00+00')
 RETURNS TABLE (status text, detail text) LANGUAGE sql
 AS $$ SELECT r.status, r.detail FROM channel_sync.ingest('shop', key, type, payload, at) r $$;
 SELECT * FROM try('', 'order_placed', '{"order_id": "O", "lines": [{"sku": "TEE", "qty": 1}]}');
@@ -86,7 +88,9 @@ SELECT channel_sync.replay(NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- a connector may act only for its own channels
+SET client_min_messages = warning;
 DROP ROLE IF EXISTS cs_ingest_test_outsider;
+RESET client_min_messages;
 CREATE ROLE cs_ingest_test_outsider;
 GRANT USAGE ON SCHEMA channel_sync TO cs_ingest_test_outsider;
 SET ROLE cs_ingest_test_outsider;
