@@ -70,7 +70,6 @@ enum plan_id {
   P_BATCH,
   P_LOCK_STOCK1,
   P_STOCK_DELTA1,
-  P_INSERT_LINE1,
   P_BULK_EVENTS,
   P_BULK_SKUS,
   P_BULK_ALIASES,
@@ -79,13 +78,14 @@ enum plan_id {
   P_BULK_INSERT_ORDERS,
   P_BULK_INSERT_LINES,
   P_BULK_STATUS,
+  P_ORDER_LINE1,
   P_COUNT
 };
 
 struct plan_def {
   const char* sql;
   int nargs;
-  Oid types[9];
+  Oid types[10];
 };
 
 // clang-format off
@@ -172,9 +172,6 @@ const plan_def kPlans[P_COUNT] = {
   {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + $3, reserved = GREATEST(0, s.reserved + $4)"
    " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
    4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
-  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
-   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-   8, {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
   // set-based forms for a run of order_placed events in ingest_batch()
   {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)"
    " SELECT $1, u.k, 'order_placed', u.p, u.t, u.f, 'applied'"
@@ -198,6 +195,12 @@ const plan_def kPlans[P_COUNT] = {
   {"UPDATE channel_sync.events AS e SET status = u.s, detail = u.d"
    " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
    3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
+  // an order of one line: the order and its line in one statement
+  {"WITH o AS (INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
+   " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id)"
+   " INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10 FROM o",
+   10, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
 };
 // clang-format on
 
@@ -224,8 +227,8 @@ SPIPlanPtr plan_for(plan_id id) {
 
 // Arguments of one statement.
 struct args {
-  Datum values[9];
-  char nulls[9];
+  Datum values[10];
+  char nulls[10];
   int n = 0;
   args& datum(Datum d) {
     values[n] = d;
@@ -568,20 +571,6 @@ effect apply_order_placed(const event_call& c) {
                  std::to_string(std::max<int64_t>(0, free_units)) + " available";
   }
 
-  rows ins = run(P_INSERT_ORDER, args()
-                                     .text(cx.channel)
-                                     .text(ev.order_id)
-                                     .boolean(short_of.has_value())
-                                     .ts(c.occurred_at)
-                                     .int8(c.event_id));
-  if (ins.count == 0) {
-    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
-    std::string state = st.count > 0 ? st.text(0, 1) : "placed";
-    return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
-                    " -> placed");
-  }
-  write_stock(changes);
-
   // one line per (sold SKU, SKU, location)
   std::vector<int32_t> line_no, qty, per;
   std::vector<std::string> lsku, lloc, lsold;
@@ -600,17 +589,35 @@ effect apply_order_placed(const event_call& c) {
     lsold.push_back(p.sold_sku);
     per.push_back(p.per);
   }
+  auto already_placed = [&]() {
+    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+    std::string state = st.count > 0 ? st.text(0, 1) : "placed";
+    return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
+                    " -> placed");
+  };
   if (lsku.size() == 1) {
-    run(P_INSERT_LINE1, args()
-                            .text(cx.channel)
-                            .text(ev.order_id)
-                            .int4(line_no[0])
-                            .text(lsku[0])
-                            .text(lloc[0])
-                            .int4(qty[0])
-                            .text(lsold[0])
-                            .int4(per[0]));
+    rows placed = run(P_ORDER_LINE1, args()
+                                         .text(cx.channel)
+                                         .text(ev.order_id)
+                                         .boolean(short_of.has_value())
+                                         .ts(c.occurred_at)
+                                         .int8(c.event_id)
+                                         .text(lsku[0])
+                                         .text(lloc[0])
+                                         .int4(qty[0])
+                                         .text(lsold[0])
+                                         .int4(per[0]));
+    if (placed.count == 0) return already_placed();
+    write_stock(changes);
   } else {
+    rows ins = run(P_INSERT_ORDER, args()
+                                       .text(cx.channel)
+                                       .text(ev.order_id)
+                                       .boolean(short_of.has_value())
+                                       .ts(c.occurred_at)
+                                       .int8(c.event_id));
+    if (ins.count == 0) return already_placed();
+    write_stock(changes);
     run(P_INSERT_LINES, args()
                             .text(cx.channel)
                             .text(ev.order_id)
