@@ -45,7 +45,7 @@ SELECT pg_temp.ev('amazon shows', 'amazon', 'amz-obs-1', 'listing_observed', for
 SELECT step AS "#", what, channel, status, left(coalesce(detail, ''), 60) AS detail FROM day_log ORDER BY step;
 \echo 'statuses:'
 SELECT status, count(*) AS deliveries FROM day_log GROUP BY status ORDER BY min(step);
-\echo 'stock effect of the day (all locations):'
+\echo 'stock effect of the day, all locations (SKU-00042: 2 shipped, 1 restocked, wh-west counted at 4):'
 SELECT b.sku, b.on_hand AS on_hand_before, a.on_hand AS on_hand_after, b.reserved AS reserved_before, a.reserved AS reserved_after
   FROM day_before b
   JOIN (SELECT s.sku, sum(s.on_hand) AS on_hand, sum(s.reserved) AS reserved FROM channel_sync.stock s JOIN day_skus USING (sku) GROUP BY 1) a USING (sku)
