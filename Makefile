@@ -24,7 +24,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --outputdir=build/isolation
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register
 PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
-SHLIB_LINK  = -lstdc++
+SHLIB_LINK  = -lstdc++ -lxxhash
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 .PHONY: deps test demo bench fuzz soak unit check-purity format core

@@ -290,6 +290,7 @@ CREATE TABLE channel_sync.order_lines (
   qty_cancelled integer NOT NULL DEFAULT 0 CONSTRAINT qty_cancelled_range CHECK (qty_cancelled BETWEEN 0 AND qty),
   qty_returned  integer NOT NULL DEFAULT 0 CONSTRAINT qty_returned_range CHECK (qty_returned BETWEEN 0 AND qty_shipped),
   sold_sku      text NOT NULL,
+  units_per_sold integer NOT NULL DEFAULT 1 CONSTRAINT units_per_sold_positive CHECK (units_per_sold > 0),
   PRIMARY KEY (channel_id, order_id, line_no),
   FOREIGN KEY (channel_id, order_id) REFERENCES channel_sync.orders ON DELETE CASCADE,
   CONSTRAINT line_not_overdrawn CHECK (qty_shipped + qty_cancelled <= qty)
@@ -304,6 +305,7 @@ COMMENT ON COLUMN channel_sync.order_lines.qty_shipped IS 'Units shipped (on_han
 COMMENT ON COLUMN channel_sync.order_lines.qty_cancelled IS 'Units released by cancellation.';
 COMMENT ON COLUMN channel_sync.order_lines.qty_returned IS 'Shipped units returned.';
 COMMENT ON COLUMN channel_sync.order_lines.sold_sku IS 'The SKU the channel sold (a bundle, or the simple SKU itself).';
+COMMENT ON COLUMN channel_sync.order_lines.units_per_sold IS 'Units of sku in one sold unit of sold_sku (the bundle''s qty_per when the order was placed; 1 for a simple SKU).';
 
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.propagation_log', '');
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.events', '');

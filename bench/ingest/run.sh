@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/ingest: channel_sync.ingest() of one-line order_placed events against the bare
+# INSERT ... ON CONFLICT DO NOTHING of the same row (limit) and a PL/pgSQL
+# implementation of the same semantics (bench/reference/ingest_plpgsql.sql), at 1 and 8
+# clients with fsync and synchronous_commit on; then ingest_batch() of 1,000 events per
+# call, with and without 20 % duplicates. Env: PG* (a fresh database), SCALE
+# (small|default|large), BENCH_OUT. Writes $BENCH_OUT/ingest.tsv and ingest-targets.tsv.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${BENCH_OUT:-$root/bench/results}
+mkdir -p "$out"
+case "${SCALE:-default}" in
+  small) secs=2; runs=3; batches=3 ;;
+  large) secs=15; runs=5; batches=7 ;;
+  *) secs=5; runs=3; batches=5 ;;
+esac
+psql_q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
+
+# the catalog of the demo: 5 channels, 3 locations, 10,000 SKUs (only if not loaded yet)
+psql_q -c 'CREATE EXTENSION IF NOT EXISTS channel_sync'
+if [ "$(psql -qXAt -c 'SELECT count(*) FROM channel_sync.channels')" = 0 ]; then
+  psql_q -f "$root/demo/steps/10_catalog.sql"
+fi
+psql_q -f "$root/bench/reference/ingest_plpgsql.sql"
+psql_q <<'SQL'
+DROP TABLE IF EXISTS bench_ingest_limit;
+CREATE TABLE bench_ingest_limit (LIKE channel_sync.events INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE UNIQUE INDEX ON bench_ingest_limit (channel_id, idempotency_key) WHERE first_event_id IS NULL;
+SQL
+echo "fsync=$(psql -qXAt -c 'SHOW fsync') synchronous_commit=$(psql -qXAt -c 'SHOW synchronous_commit')"
+
+tsv=$out/ingest.tsv
+printf 'benchmark\tvariant\tclients\tsize\tmetric\tunit\tmedian\tmin\tmax\truns\n' >"$tsv"
+# median min max of numbers on stdin
+stats() { sort -g | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.1f\t%.1f\t%.1f\t%d", m, v[1], v[NR], NR}'; }
+declare -A median
+
+for clients in 1 8; do
+  for variant in channel_sync reference limit; do
+    case $variant in channel_sync) script=ingest ;; reference) script=reference ;; limit) script=limit ;; esac
+    vals=()
+    for ((r = 1; r <= runs; r++)); do
+      tps=$(pgbench -n -f "$here/$script.pgbench" -c "$clients" -j "$clients" -T "$secs" 2>&1 \
+            | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
+      [ -n "$tps" ] || { echo "pgbench $variant failed" >&2; exit 1; }
+      vals+=("$tps")
+    done
+    s=$(printf '%s\n' "${vals[@]}" | stats)
+    median[$variant-$clients]=$(echo "$s" | cut -f1)
+    printf 'ingest_order_placed\t%s\t%s\t1 line\tthroughput\tevents/s\t%s\n' "$variant" "$clients" "$s" >>"$tsv"
+    echo "ingest order_placed  $variant  clients=$clients  median ${median[$variant-$clients]} events/s"
+  done
+done
+
+# ingest_batch: 1,000 new events per call; then 1,000 new + 200 redeliveries (20 %)
+tag=$(date +%s%N)
+psql_q <<'SQL'
+CREATE SCHEMA IF NOT EXISTS bench_ingest;
+CREATE OR REPLACE FUNCTION bench_ingest.batch_ms(tag text, run int, dup boolean) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE b jsonb; t0 timestamptz; n bigint;
+BEGIN
+  SELECT jsonb_agg(e ORDER BY ord) INTO b FROM (
+    SELECT i::numeric AS ord, i AS k FROM generate_series(1, 1000) AS i
+    UNION ALL  -- a redelivery of every fifth event, three events after it
+    SELECT i + 3.5, i FROM generate_series(5, 1000, 5) AS i WHERE dup) AS q,
+  LATERAL (SELECT jsonb_build_object('idempotency_key', format('b-%s-%s-%s-%s', tag, dup, run, q.k), 'event_type', 'order_placed',
+             'payload', jsonb_build_object('order_id', format('b-%s-%s-%s-%s', tag, dup, run, q.k),
+                        'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-' || lpad((1 + (run * 7919 + q.k * 104729) % 9700)::text, 5, '0'), 'qty', 1))),
+             'occurred_at', '2026-01-01T00:00:00Z') AS e) AS x;
+  t0 := clock_timestamp();
+  SELECT count(*) INTO n FROM channel_sync.ingest_batch('amazon', b);
+  IF n <> jsonb_array_length(b) THEN RAISE EXCEPTION 'ingest_batch returned % results for % events', n, jsonb_array_length(b); END IF;
+  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+END $$;
+SQL
+declare -A batch_ms
+for dup in false true; do
+  vals=()
+  for ((r = 1; r <= batches; r++)); do
+    vals+=("$(psql -qXAt -v ON_ERROR_STOP=1 -c "SELECT bench_ingest.batch_ms('$tag', $r, $dup)")")
+  done
+  s=$(printf '%s\n' "${vals[@]}" | stats)
+  batch_ms[$dup]=$(echo "$s" | cut -f1)
+  label=$([ "$dup" = true ] && echo "1000 + 200 duplicates" || echo "1000 events")
+  printf 'ingest_batch\tchannel_sync\t1\t%s\tcall time\tms\t%s\n' "$label" "$s" >>"$tsv"
+  echo "ingest_batch  $label  median ${batch_ms[$dup]} ms per call"
+done
+# the limit for a batch: the same 1,000 rows inserted by one INSERT ... ON CONFLICT DO NOTHING
+vals=()
+for ((r = 1; r <= batches; r++)); do
+  vals+=("$(psql -qXAt -v ON_ERROR_STOP=1 <<SQL
+SELECT extract(epoch FROM clock_timestamp()) * 1000 AS t0 \gset
+INSERT INTO bench_ingest_limit (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)
+SELECT 'amazon', format('lb-%s-%s-%s', '$tag', $r, i), 'order_placed',
+       jsonb_build_object('order_id', i, 'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-00001', 'qty', 1))),
+       now(), md5(i::text)::uuid, 'applied' FROM generate_series(1, 1000) AS i
+ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING;
+SELECT extract(epoch FROM clock_timestamp()) * 1000 - :t0;
+SQL
+)")
+done
+s=$(printf '%s\n' "${vals[@]}" | stats)
+printf 'ingest_batch\tlimit\t1\t1000 events\tcall time\tms\t%s\n' "$s" >>"$tsv"
+echo "ingest_batch  limit (one INSERT of 1000 rows)  median $(echo "$s" | cut -f1) ms"
+
+# targets
+awk_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+targets=$out/ingest-targets.tsv
+printf 'target\tmeasured\tgoal\tholds\n' >"$targets"
+target() {  # name measured goal holds
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$targets"
+  printf '  %-48s %-10s goal %-8s %s\n' "$1" "$2" "$3" "$4"
+}
+echo "targets:"
+for c in 1 8; do
+  r=$(awk_ratio "${median[channel_sync-$c]}" "${median[limit-$c]}")
+  target "ingest vs limit, $c clients" "$r" ">= 0.50" "$(awk -v r="$r" 'BEGIN{print (r >= 0.5) ? "yes" : "no"}')"
+  r=$(awk_ratio "${median[channel_sync-$c]}" "${median[reference-$c]}")
+  target "ingest vs PL/pgSQL reference, $c clients" "$r" ">= 3.00" "$(awk -v r="$r" 'BEGIN{print (r >= 3) ? "yes" : "no"}')"
+done
+eps=$(awk -v ms="${batch_ms[false]}" 'BEGIN { printf "%.0f", 1000 / (ms / 1000) }')
+target "ingest_batch events/s (1000 per call)" "$eps" ">= 20000" "$(awk -v r="$eps" 'BEGIN{print (r >= 20000) ? "yes" : "no"}')"
+extra=$(awk -v a="${batch_ms[true]}" -v b="${batch_ms[false]}" 'BEGIN { printf "%.2f", a / b - 1 }')
+target "extra time with 20 % duplicates" "$extra" "< 0.20" "$(awk -v r="$extra" 'BEGIN{print (r < 0.2) ? "yes" : "no"}')"

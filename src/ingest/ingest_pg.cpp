@@ -1,0 +1,1459 @@
+// PostgreSQL glue of inbound events: ingest(), ingest_batch() and replay().
+//
+// One event, exactly once: the event row is inserted first with
+// INSERT ... ON CONFLICT DO NOTHING on the partial unique index
+// events_first_delivery_key, so concurrent deliveries of a key serialize on the index
+// and only the winner applies; a loser finds the owner and becomes a duplicate (same
+// fingerprint: the owner's counter is bumped, no row is written) or a conflict (a row
+// pointing at the owner). The effect is validated completely (rows it depends on are
+// read FOR UPDATE) before its first write, so a rejected or stale event writes nothing
+// but its own status. Every statement is a prepared SPI plan kept for the session.
+#include "common/boundary.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+#include "common/pg_headers.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ingest/event.hpp"
+#include "ingest/fingerprint.hpp"
+#include "ingest/orders.hpp"
+
+namespace {
+
+using cs::pg::guard;
+namespace ig = cs::ingest;
+
+// ---------------------------------------------------------------------------------
+// Prepared statements
+
+enum plan_id {
+  P_ASSERT,
+  P_INSERT_EVENT,
+  P_DUPLICATE,
+  P_OWNER,
+  P_INSERT_CONFLICT,
+  P_SET_STATUS,
+  P_SKU,
+  P_ALIAS,
+  P_COMPONENTS,
+  P_FEEDING,
+  P_LOCATION,
+  P_LOCK_STOCK,
+  P_INSERT_ORDER,
+  P_ORDER,
+  P_STOCK_DELTA,
+  P_STOCK_INSERT,
+  P_STOCK_SET,
+  P_INSERT_LINES,
+  P_LINES,
+  P_LINES_UPDATE,
+  P_ORDER_UPDATE,
+  P_COUNT_UPSERT,
+  P_COUNT_OWNER,
+  P_OBSERVE,
+  P_REPLAY_PEEK,
+  P_REPLAY_LOCK,
+  P_REPLAYED,
+  P_BATCH,
+  P_LOCK_STOCK1,
+  P_STOCK_DELTA1,
+  P_BULK_EVENTS,
+  P_BULK_SKUS,
+  P_BULK_ALIASES,
+  P_BULK_COMPONENTS,
+  P_BULK_ORDERS,
+  P_BULK_INSERT_ORDERS,
+  P_BULK_INSERT_LINES,
+  P_BULK_STATUS,
+  P_ORDER_LINE1,
+  P_COUNT
+};
+
+struct plan_def {
+  const char* sql;
+  int nargs;
+  Oid types[10];
+};
+
+// clang-format off
+const plan_def kPlans[P_COUNT] = {
+  {"SELECT channel_sync._assert_channel_access($1)", 1, {TEXTOID}},
+  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at,"
+   " fingerprint, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+   " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.event_id",
+   8, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID}},
+  {"UPDATE channel_sync.events AS e SET duplicates = e.duplicates + 1"
+   " WHERE e.channel_id = $1 AND e.idempotency_key = $2 AND e.first_event_id IS NULL AND e.fingerprint = $3"
+   " RETURNING e.event_id, e.status", 3, {TEXTOID, TEXTOID, UUIDOID}},
+  {"SELECT e.event_id, e.fingerprint::text FROM channel_sync.events AS e"
+   " WHERE e.channel_id = $1 AND e.idempotency_key = $2 AND e.first_event_id IS NULL", 2, {TEXTOID, TEXTOID}},
+  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at,"
+   " fingerprint, status, detail, first_event_id) VALUES ($1, $2, $3, $4, $5, $6, 'conflict', $7, $8)"
+   " RETURNING e.event_id",
+   8, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, INT8OID}},
+  {"UPDATE channel_sync.events SET status = $2, detail = $3 WHERE event_id = $1", 3, {INT8OID, TEXTOID, TEXTOID}},
+  {"SELECT s.kind FROM channel_sync.skus AS s WHERE s.sku = $1", 1, {TEXTOID}},
+  {"SELECT s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
+   " WHERE a.channel_id = $1 AND a.external_id = $2", 2, {TEXTOID, TEXTOID}},
+  {"SELECT b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b WHERE b.bundle_sku = $1"
+   " ORDER BY b.component_sku", 1, {TEXTOID}},
+  {"SELECT l.location_id FROM channel_sync.locations AS l WHERE l.active AND"
+   " (EXISTS (SELECT 1 FROM channel_sync.channel_locations AS cl WHERE cl.channel_id = $1 AND cl.location_id = l.location_id)"
+   "  OR NOT EXISTS (SELECT 1 FROM channel_sync.channel_locations AS cl WHERE cl.channel_id = $1))"
+   " ORDER BY l.location_id", 1, {TEXTOID}},
+  {"SELECT 1 FROM channel_sync.locations AS l WHERE l.location_id = $1", 1, {TEXTOID}},
+  {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
+   " WHERE s.sku = ANY ($1) AND s.location_id = ANY ($2) ORDER BY s.sku, s.location_id FOR UPDATE",
+   2, {TEXTARRAYOID, TEXTARRAYOID}},
+  {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
+   " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING 1",
+   5, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID}},
+  {"SELECT o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = $2 FOR UPDATE",
+   2, {TEXTOID, TEXTOID}},
+  {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + u.dh, reserved = GREATEST(0, s.reserved + u.dr)"
+   " FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) AS u (sku, loc, dh, dr)"
+   " WHERE s.sku = u.sku AND s.location_id = u.loc RETURNING s.sku, s.location_id",
+   4, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}},
+  {"INSERT INTO channel_sync.stock AS s (sku, location_id, on_hand, reserved)"
+   " SELECT u.sku, u.loc, GREATEST(0, u.dh), GREATEST(0, u.dr)"
+   " FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) AS u (sku, loc, dh, dr)"
+   " ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = GREATEST(0, s.on_hand + excluded.on_hand),"
+   " reserved = GREATEST(0, s.reserved + excluded.reserved)",
+   4, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}},
+  {"INSERT INTO channel_sync.stock AS s (sku, location_id, on_hand) VALUES ($1, $2, $3)"
+   " ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = excluded.on_hand", 3, {TEXTOID, TEXTOID, INT4OID}},
+  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " SELECT $1, $2, u.* FROM unnest($3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u",
+   8, {TEXTOID, TEXTOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}},
+  {"SELECT l.line_no, l.sku, l.location_id, l.sold_sku, l.units_per_sold, l.qty, l.qty_shipped, l.qty_cancelled,"
+   " l.qty_returned FROM channel_sync.order_lines AS l WHERE l.channel_id = $1 AND l.order_id = $2"
+   " ORDER BY l.line_no FOR UPDATE", 2, {TEXTOID, TEXTOID}},
+  {"UPDATE channel_sync.order_lines AS l SET qty_shipped = l.qty_shipped + u.s, qty_cancelled = l.qty_cancelled + u.c,"
+   " qty_returned = l.qty_returned + u.r"
+   " FROM unnest($3::int4[], $4::int4[], $5::int4[], $6::int4[]) AS u (line_no, s, c, r)"
+   " WHERE l.channel_id = $1 AND l.order_id = $2 AND l.line_no = u.line_no",
+   6, {TEXTOID, TEXTOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID}},
+  {"UPDATE channel_sync.orders AS o SET state = $3, updated_at = GREATEST(o.updated_at, $4)"
+   " WHERE o.channel_id = $1 AND o.order_id = $2", 4, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}},
+  {"INSERT INTO channel_sync.stock_counts AS c (sku, location_id, counted_at, event_id) VALUES ($1, $2, $3, $4)"
+   " ON CONFLICT (sku, location_id) DO UPDATE SET counted_at = excluded.counted_at, event_id = excluded.event_id"
+   " WHERE c.counted_at <= excluded.counted_at RETURNING 1", 4, {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID}},
+  {"SELECT c.event_id FROM channel_sync.stock_counts AS c WHERE c.sku = $1 AND c.location_id = $2", 2, {TEXTOID, TEXTOID}},
+  {"INSERT INTO channel_sync.listings AS l (channel_id, sku, observed_qty, observed_price, observed_at)"
+   " VALUES ($1, $2, $3, $4::numeric, $5) ON CONFLICT (channel_id, sku) DO UPDATE SET observed_qty = excluded.observed_qty,"
+   " observed_price = COALESCE(excluded.observed_price, l.observed_price), observed_at = excluded.observed_at"
+   " WHERE l.observed_at IS NULL OR l.observed_at <= excluded.observed_at RETURNING 1",
+   5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID}},
+  {"SELECT e.channel_id FROM channel_sync.events AS e WHERE e.event_id = $1", 1, {INT8OID}},
+  {"SELECT e.channel_id, e.idempotency_key, e.event_type, e.payload, e.occurred_at, e.status, e.first_event_id, e.detail"
+   " FROM channel_sync.events AS e WHERE e.event_id = $1 FOR UPDATE", 1, {INT8OID}},
+  {"UPDATE channel_sync.events SET status = $2, detail = $3 WHERE event_id = $1", 3, {INT8OID, TEXTOID, TEXTOID}},
+  {"SELECT pg_catalog.jsonb_typeof(t.e), t.e ->> 'idempotency_key', pg_catalog.jsonb_typeof(t.e -> 'idempotency_key'),"
+   " t.e ->> 'event_type', pg_catalog.jsonb_typeof(t.e -> 'event_type'), t.e -> 'payload',"
+   " t.e ->> 'occurred_at', pg_catalog.jsonb_typeof(t.e -> 'occurred_at'), t.e"
+   " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS t (e, ord) ORDER BY t.ord", 1, {JSONBOID}},
+  // one-SKU and one-line forms of the statements above, planned once (the common case)
+  {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
+   " WHERE s.sku = $1 AND s.location_id = ANY ($2) ORDER BY s.location_id FOR UPDATE",
+   2, {TEXTOID, TEXTARRAYOID}},
+  {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + $3, reserved = GREATEST(0, s.reserved + $4)"
+   " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
+   4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
+  // set-based forms for a run of order_placed events in ingest_batch()
+  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)"
+   " SELECT $1, u.k, 'order_placed', u.p, u.t, u.f, 'applied'"
+   " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n) ORDER BY u.n"
+   " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.idempotency_key, e.event_id",
+   5, {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID}},
+  {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku = ANY ($1)", 1, {TEXTARRAYOID}},
+  {"SELECT a.external_id, s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
+   " WHERE a.channel_id = $1 AND a.external_id = ANY ($2)", 2, {TEXTOID, TEXTARRAYOID}},
+  {"SELECT b.bundle_sku, b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b"
+   " WHERE b.bundle_sku = ANY ($1) ORDER BY 1, 2", 1, {TEXTARRAYOID}},
+  {"SELECT o.order_id, o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = ANY ($2)"
+   " ORDER BY o.order_id FOR UPDATE", 2, {TEXTOID, TEXTARRAYOID}},
+  {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
+   " SELECT $1, u.o, 'placed', u.x, u.t, u.t, u.e FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::int8[]) AS u (o, x, t, e)"
+   " ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id",
+   5, {TEXTOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}},
+  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " SELECT $1, u.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u",
+   8, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}},
+  {"UPDATE channel_sync.events AS e SET status = u.s, detail = u.d"
+   " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
+   3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
+  // an order of one line: the order and its line in one statement
+  {"WITH o AS (INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
+   " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id)"
+   " INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
+   " SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10 FROM o",
+   10, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
+};
+// clang-format on
+
+SPIPlanPtr plans[P_COUNT];
+
+// The kept plan for id, prepared on first use in this session.
+SPIPlanPtr plan_for(plan_id id) {
+  if (plans[id] != nullptr) return plans[id];
+  const plan_def* d = &kPlans[id];
+  // statements over arrays (= ANY, unnest) keep custom plans: a generic plan cannot see
+  // how short the arrays are; every other statement is planned once, generically
+  bool generic = id == P_LOCK_STOCK1 || (std::string(d->sql).find("[]") == std::string::npos &&
+                                         std::string(d->sql).find("ANY") == std::string::npos);
+  int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
+  SPIPlanPtr p = guard([&] {
+    SPIPlanPtr q = SPI_prepare_cursor(d->sql, d->nargs, const_cast<Oid*>(d->types), options);
+    if (q == nullptr) elog(ERROR, "channel_sync: SPI_prepare failed: %s", d->sql);
+    if (SPI_keepplan(q) != 0) elog(ERROR, "channel_sync: SPI_keepplan failed");
+    return q;
+  });
+  plans[id] = p;
+  return p;
+}
+
+// Arguments of one statement.
+struct args {
+  Datum values[10];
+  char nulls[10];
+  int n = 0;
+  args& datum(Datum d) {
+    values[n] = d;
+    nulls[n++] = ' ';
+    return *this;
+  }
+  args& null() {
+    values[n] = 0;
+    nulls[n++] = 'n';
+    return *this;
+  }
+  args& text(const std::string& s) { return datum(PointerGetDatum(cs::pg::string_to_text(s))); }
+  args& opt_text(const std::optional<std::string>& s) { return s ? text(*s) : null(); }
+  args& int4(int32_t v) { return datum(Int32GetDatum(v)); }
+  args& int8(int64_t v) { return datum(Int64GetDatum(v)); }
+  args& boolean(bool v) { return datum(BoolGetDatum(v)); }
+  args& ts(TimestampTz t) { return datum(TimestampTzGetDatum(t)); }
+};
+
+// The result of the last statement; SPI frees it with the call's SPI context.
+struct rows {
+  SPITupleTable* table = nullptr;
+  uint64 count = 0;
+
+  bool is_null(uint64 row, int col) const {
+    SPITupleTable* t = table;
+    bool isnull = false;
+    guard([&] { SPI_getbinval(t->vals[row], t->tupdesc, col, &isnull); });
+    return isnull;
+  }
+  Datum value(uint64 row, int col) const {
+    SPITupleTable* t = table;
+    return guard([&] {
+      bool isnull;
+      return SPI_getbinval(t->vals[row], t->tupdesc, col, &isnull);
+    });
+  }
+  std::string text(uint64 row, int col) const {
+    if (is_null(row, col)) return {};
+    return cs::pg::text_to_string(value(row, col));
+  }
+  std::optional<std::string> opt_text(uint64 row, int col) const {
+    if (is_null(row, col)) return std::nullopt;
+    return cs::pg::text_to_string(value(row, col));
+  }
+  int32_t int4(uint64 row, int col) const { return DatumGetInt32(value(row, col)); }
+  int64_t int8(uint64 row, int col) const { return DatumGetInt64(value(row, col)); }
+};
+
+// Runs a prepared statement.
+rows run(plan_id id, const args& a) {
+  if (a.n != kPlans[id].nargs) throw std::logic_error("channel_sync: wrong argument count");
+  SPIPlanPtr p = plan_for(id);
+  const args* ap = &a;
+  int rc = guard(
+      [&] { return SPI_execute_plan(p, const_cast<Datum*>(ap->values), ap->nulls, false, 0); });
+  if (rc < 0)
+    throw std::runtime_error(std::string("SPI_execute_plan: ") + SPI_result_code_string(rc));
+  return rows{SPI_tuptable, SPI_processed};
+}
+
+Datum text_array(const std::vector<std::string>& v) {
+  int n = static_cast<int>(v.size());
+  Datum* elems =
+      static_cast<Datum*>(guard([&] { return palloc(sizeof(Datum) * (n > 0 ? n : 1)); }));
+  for (int i = 0; i < n; ++i) elems[i] = PointerGetDatum(cs::pg::string_to_text(v[i]));
+  return guard(
+      [&] { return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT)); });
+}
+
+Datum int_array(const std::vector<int32_t>& v) {
+  int n = static_cast<int>(v.size());
+  Datum* elems =
+      static_cast<Datum*>(guard([&] { return palloc(sizeof(Datum) * (n > 0 ? n : 1)); }));
+  for (int i = 0; i < n; ++i) elems[i] = Int32GetDatum(v[i]);
+  return guard(
+      [&] { return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT)); });
+}
+
+// An array of Datums of one element type; a null element where nulls says so.
+Datum datum_array(const std::vector<Datum>& elems, const std::vector<bool>& nulls, Oid type,
+                  int16 len, bool byval, char align) {
+  int n = static_cast<int>(elems.size());
+  const Datum* values = elems.data();
+  bool* isnull = static_cast<bool*>(guard([&] { return palloc(sizeof(bool) * (n > 0 ? n : 1)); }));
+  for (int i = 0; i < n; ++i) isnull[i] = !nulls.empty() && nulls[i];
+  return guard([&] {
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    return PointerGetDatum(construct_md_array(const_cast<Datum*>(values), isnull, 1, dims, lbs,
+                                              type, len, byval, align));
+  });
+}
+
+Datum opt_text_array(const std::vector<std::optional<std::string>>& v) {
+  std::vector<Datum> elems;
+  std::vector<bool> nulls;
+  for (const auto& s : v) {
+    elems.push_back(s ? PointerGetDatum(cs::pg::string_to_text(*s)) : Datum(0));
+    nulls.push_back(!s);
+  }
+  return datum_array(elems, nulls, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+Datum uuid_datum(const ig::fingerprint& f) {
+  pg_uuid_t* u = static_cast<pg_uuid_t*>(guard([&] { return palloc(sizeof(pg_uuid_t)); }));
+  std::copy(f.begin(), f.end(), u->data);
+  return UUIDPGetDatum(u);
+}
+
+// jsonb's canonical text (keys sorted, whitespace normalized).
+std::string jsonb_text(Datum d) {
+  char* s = guard([&] {
+    Jsonb* jb = DatumGetJsonbP(d);
+    return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+  });
+  return std::string(s);
+}
+
+Datum jsonb_null() {
+  return guard([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum("null")); });
+}
+
+std::string quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+// ---------------------------------------------------------------------------------
+// The outcome of one event
+
+struct outcome {
+  int64_t event_id = 0;
+  std::string status;
+  std::optional<std::string> detail;
+};
+
+// What the effect of an event came to.
+struct effect {
+  std::string status = "applied";
+  std::optional<std::string> detail;
+};
+
+effect rejected(std::string why) {
+  return effect{"rejected", std::move(why)};
+}
+
+// Per-call state: the channel and what this call already looked up.
+struct call_context {
+  std::string channel;
+  std::optional<std::vector<std::string>> feeding;
+  std::map<std::string, std::vector<std::pair<std::string, int32_t>>> components;
+};
+
+// A resolved SKU.
+struct sku_info {
+  std::string sku;
+  bool bundle = false;
+};
+
+// Looks up a SKU by canonical id or the channel's external id; nullopt if unknown.
+std::optional<sku_info> resolve(call_context& cx, const ig::item_ref& item) {
+  if (item.external) {
+    rows r = run(P_ALIAS, args().text(cx.channel).text(item.id));
+    if (r.count == 0) return std::nullopt;
+    return sku_info{r.text(0, 1), r.text(0, 2) == "bundle"};
+  }
+  rows r = run(P_SKU, args().text(item.id));
+  if (r.count == 0) return std::nullopt;
+  return sku_info{item.id, r.text(0, 1) == "bundle"};
+}
+
+std::string unknown_item(const call_context& cx, const ig::item_ref& item) {
+  if (item.external)
+    return "unknown external_id " + quote(item.id) + " on channel " + quote(cx.channel);
+  return "unknown sku " + quote(item.id);
+}
+
+// A bundle's components (sku, qty_per), cached for the call.
+const std::vector<std::pair<std::string, int32_t>>& components(call_context& cx,
+                                                               const std::string& bundle) {
+  auto it = cx.components.find(bundle);
+  if (it != cx.components.end()) return it->second;
+  rows r = run(P_COMPONENTS, args().text(bundle));
+  std::vector<std::pair<std::string, int32_t>> parts;
+  for (uint64 i = 0; i < r.count; ++i) parts.emplace_back(r.text(i, 1), r.int4(i, 2));
+  return cx.components.emplace(bundle, std::move(parts)).first->second;
+}
+
+// The active locations that feed the channel, sorted.
+const std::vector<std::string>& feeding(call_context& cx) {
+  if (!cx.feeding) {
+    rows r = run(P_FEEDING, args().text(cx.channel));
+    std::vector<std::string> locs;
+    for (uint64 i = 0; i < r.count; ++i) locs.push_back(r.text(i, 1));
+    cx.feeding = std::move(locs);
+  }
+  return *cx.feeding;
+}
+
+bool location_exists(const std::string& loc) {
+  return run(P_LOCATION, args().text(loc)).count > 0;
+}
+
+// Stock rows of skus at locs, locked FOR UPDATE.
+std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
+    const std::vector<std::string>& skus, const std::vector<std::string>& locs) {
+  rows r = skus.size() == 1
+               ? run(P_LOCK_STOCK1, args().text(skus.front()).datum(text_array(locs)))
+               : run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
+  std::vector<std::pair<std::string, ig::stock_level>> out;
+  for (uint64 i = 0; i < r.count; ++i) {
+    ig::stock_level l;
+    l.location_id = r.text(i, 2);
+    l.on_hand = r.int4(i, 3);
+    l.reserved = r.int4(i, 4);
+    l.safety_stock = r.int4(i, 5);
+    out.emplace_back(r.text(i, 1), l);
+  }
+  return out;
+}
+
+// Changes to stock, summed per (sku, location): on_hand and reserved deltas.
+struct stock_changes {
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> by_key;
+  void add(const std::string& sku, const std::string& loc, int64_t on_hand, int64_t reserved) {
+    auto& v = by_key[{sku, loc}];
+    v.first += on_hand;
+    v.second += reserved;
+  }
+};
+
+// Writes stock changes: one UPDATE for existing rows, one upsert for missing ones.
+void write_stock(const stock_changes& c) {
+  std::vector<std::string> skus, locs;
+  std::vector<int32_t> dh, dr;
+  for (const auto& [key, v] : c.by_key) {
+    if (v.first == 0 && v.second == 0) continue;
+    skus.push_back(key.first);
+    locs.push_back(key.second);
+    dh.push_back(static_cast<int32_t>(v.first));
+    dr.push_back(static_cast<int32_t>(v.second));
+  }
+  if (skus.empty()) return;
+  rows r = skus.size() == 1
+               ? run(P_STOCK_DELTA1, args().text(skus[0]).text(locs[0]).int4(dh[0]).int4(dr[0]))
+               : run(P_STOCK_DELTA, args()
+                                        .datum(text_array(skus))
+                                        .datum(text_array(locs))
+                                        .datum(int_array(dh))
+                                        .datum(int_array(dr)));
+  if (r.count == skus.size()) return;
+  std::vector<std::pair<std::string, std::string>> found;
+  for (uint64 i = 0; i < r.count; ++i) found.emplace_back(r.text(i, 1), r.text(i, 2));
+  std::vector<std::string> ms, ml;
+  std::vector<int32_t> mh, mr;
+  for (size_t i = 0; i < skus.size(); ++i) {
+    if (std::find(found.begin(), found.end(), std::make_pair(skus[i], locs[i])) != found.end())
+      continue;
+    ms.push_back(skus[i]);
+    ml.push_back(locs[i]);
+    mh.push_back(dh[i]);
+    mr.push_back(dr[i]);
+  }
+  run(P_STOCK_INSERT,
+      args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
+}
+
+// ---------------------------------------------------------------------------------
+// Effects, one per event type. Each validates everything before its first write.
+
+struct event_call {
+  call_context* cx;
+  const ig::event* ev;
+  int64_t event_id;
+  TimestampTz occurred_at;
+};
+
+// order_placed: reserve stock, record the order and its lines.
+effect apply_order_placed(const event_call& c) {
+  call_context& cx = *c.cx;
+  const ig::event& ev = *c.ev;
+  const std::vector<std::string>& locs = feeding(cx);
+  if (locs.empty()) return rejected("no active location feeds channel " + quote(cx.channel));
+
+  struct part {                           // one simple SKU of one input line
+    std::string sku, sold_sku, location;  // location empty: to choose
+    int32_t per = 1;
+    int64_t units = 0;
+  };
+  std::vector<part> parts;
+  for (size_t i = 0; i < ev.lines.size(); ++i) {
+    const ig::event_line& line = ev.lines[i];
+    std::string where = "line " + std::to_string(i + 1) + ": ";
+    std::optional<sku_info> s = resolve(cx, line.item);
+    if (!s) return rejected(where + unknown_item(cx, line.item));
+    if (!line.location_id.empty() &&
+        std::find(locs.begin(), locs.end(), line.location_id) == locs.end())
+      return rejected(where + "location " + quote(line.location_id) + " does not feed channel " +
+                      quote(cx.channel));
+    if (s->bundle) {
+      const auto& comps = components(cx, s->sku);
+      if (comps.empty()) return rejected(where + "bundle " + quote(s->sku) + " has no components");
+      for (const auto& [comp, per] : comps)
+        parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
+    } else {
+      parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
+    }
+  }
+  for (const part& p : parts)
+    if (p.units > 1000000000) return rejected("order " + quote(ev.order_id) + " is too large");
+
+  // lock the stock of every SKU at every feeding location, in key order
+  std::vector<std::string> skus;
+  for (const part& p : parts) skus.push_back(p.sku);
+  std::sort(skus.begin(), skus.end());
+  skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+  auto levels = lock_stock(skus, locs);
+
+  // demand per SKU is summed across lines before its location is chosen
+  std::map<std::string, std::string> chosen;
+  for (const std::string& sku : skus) {
+    std::vector<ig::stock_level> of_sku;
+    for (const auto& [s, l] : levels)
+      if (s == sku) of_sku.push_back(l);
+    chosen[sku] = ig::choose_location(locs, of_sku);
+  }
+  for (part& p : parts)
+    if (p.location.empty()) p.location = chosen[p.sku];
+
+  stock_changes changes;
+  for (const part& p : parts) changes.add(p.sku, p.location, 0, p.units);
+  std::optional<std::string> short_of;
+  for (const auto& [key, v] : changes.by_key) {
+    int64_t free_units = 0;
+    for (const auto& [s, l] : levels)
+      if (s == key.first && l.location_id == key.second) free_units = l.on_hand - l.reserved;
+    if (v.second > free_units && !short_of)
+      short_of = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
+                 std::to_string(v.second) + ", " +
+                 std::to_string(std::max<int64_t>(0, free_units)) + " available";
+  }
+
+  // one line per (sold SKU, SKU, location)
+  std::vector<int32_t> line_no, qty, per;
+  std::vector<std::string> lsku, lloc, lsold;
+  for (const part& p : parts) {
+    bool merged = false;
+    for (size_t i = 0; i < lsku.size(); ++i)
+      if (lsku[i] == p.sku && lloc[i] == p.location && lsold[i] == p.sold_sku) {
+        qty[i] += static_cast<int32_t>(p.units);
+        merged = true;
+      }
+    if (merged) continue;
+    line_no.push_back(static_cast<int32_t>(lsku.size() + 1));
+    lsku.push_back(p.sku);
+    lloc.push_back(p.location);
+    qty.push_back(static_cast<int32_t>(p.units));
+    lsold.push_back(p.sold_sku);
+    per.push_back(p.per);
+  }
+  auto already_placed = [&]() {
+    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+    std::string state = st.count > 0 ? st.text(0, 1) : "placed";
+    return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
+                    " -> placed");
+  };
+  if (lsku.size() == 1) {
+    rows placed = run(P_ORDER_LINE1, args()
+                                         .text(cx.channel)
+                                         .text(ev.order_id)
+                                         .boolean(short_of.has_value())
+                                         .ts(c.occurred_at)
+                                         .int8(c.event_id)
+                                         .text(lsku[0])
+                                         .text(lloc[0])
+                                         .int4(qty[0])
+                                         .text(lsold[0])
+                                         .int4(per[0]));
+    if (placed.count == 0) return already_placed();
+    write_stock(changes);
+  } else {
+    rows ins = run(P_INSERT_ORDER, args()
+                                       .text(cx.channel)
+                                       .text(ev.order_id)
+                                       .boolean(short_of.has_value())
+                                       .ts(c.occurred_at)
+                                       .int8(c.event_id));
+    if (ins.count == 0) return already_placed();
+    write_stock(changes);
+    run(P_INSERT_LINES, args()
+                            .text(cx.channel)
+                            .text(ev.order_id)
+                            .datum(int_array(line_no))
+                            .datum(text_array(lsku))
+                            .datum(text_array(lloc))
+                            .datum(int_array(qty))
+                            .datum(text_array(lsold))
+                            .datum(int_array(per)));
+  }
+  effect e;
+  e.detail = short_of;
+  return e;
+}
+
+// The order's lines, locked.
+std::vector<ig::order_line> lock_lines(const std::string& channel, const std::string& order_id) {
+  rows r = run(P_LINES, args().text(channel).text(order_id));
+  std::vector<ig::order_line> lines;
+  for (uint64 i = 0; i < r.count; ++i) {
+    ig::order_line l;
+    l.line_no = r.int4(i, 1);
+    l.sku = r.text(i, 2);
+    l.location_id = r.text(i, 3);
+    l.sold_sku = r.text(i, 4);
+    l.units_per_sold = r.int4(i, 5);
+    l.qty = r.int4(i, 6);
+    l.shipped = r.int4(i, 7);
+    l.cancelled = r.int4(i, 8);
+    l.returned = r.int4(i, 9);
+    lines.push_back(std::move(l));
+  }
+  return lines;
+}
+
+// Writes line deltas for op and the order's new state.
+void write_lines(const event_call& c, const std::string& order_id, ig::line_op op,
+                 std::vector<ig::order_line>& lines, const std::vector<int32_t>& delta) {
+  std::vector<int32_t> nos, s, cc, r;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (delta[i] == 0) continue;
+    nos.push_back(lines[i].line_no);
+    s.push_back(op == ig::line_op::ship ? delta[i] : 0);
+    cc.push_back(op == ig::line_op::cancel ? delta[i] : 0);
+    r.push_back(op == ig::line_op::ret ? delta[i] : 0);
+    if (op == ig::line_op::ship) lines[i].shipped += delta[i];
+    if (op == ig::line_op::cancel) lines[i].cancelled += delta[i];
+    if (op == ig::line_op::ret) lines[i].returned += delta[i];
+  }
+  run(P_LINES_UPDATE, args()
+                          .text(c.cx->channel)
+                          .text(order_id)
+                          .datum(int_array(nos))
+                          .datum(int_array(s))
+                          .datum(int_array(cc))
+                          .datum(int_array(r)));
+  run(P_ORDER_UPDATE, args()
+                          .text(c.cx->channel)
+                          .text(order_id)
+                          .text(ig::order_state_name(ig::derive_state(lines)))
+                          .ts(c.occurred_at));
+}
+
+// order_cancelled and order_shipped: release or ship the order's (or the given lines') units.
+effect apply_order_change(const event_call& c, ig::line_op op) {
+  call_context& cx = *c.cx;
+  const ig::event& ev = *c.ev;
+  rows o = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+  if (o.count == 0)
+    return rejected("order " + quote(ev.order_id) + " not found on channel " + quote(cx.channel));
+  std::string why = ig::check_transition(ev.order_id, ig::parse_order_state(o.text(0, 1)), op);
+  if (!why.empty()) return rejected(why);
+  std::vector<ig::sold_request> requests;
+  for (size_t i = 0; i < ev.lines.size(); ++i) {
+    std::optional<sku_info> s = resolve(cx, ev.lines[i].item);
+    if (!s)
+      return rejected("line " + std::to_string(i + 1) + ": " + unknown_item(cx, ev.lines[i].item));
+    requests.push_back({s->sku, ev.lines[i].qty});
+  }
+  std::vector<ig::order_line> lines = lock_lines(cx.channel, ev.order_id);
+  std::vector<int32_t> delta;
+  why = ig::plan_line_op(op, ev.order_id, lines, requests, delta);
+  if (!why.empty()) return rejected(why);
+
+  stock_changes changes;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (delta[i] != 0)
+      changes.add(lines[i].sku, lines[i].location_id, op == ig::line_op::ship ? -delta[i] : 0,
+                  -delta[i]);
+  if (op == ig::line_op::ship) {
+    std::vector<std::string> skus, locs;
+    for (const auto& [key, v] : changes.by_key) {
+      skus.push_back(key.first);
+      locs.push_back(key.second);
+    }
+    auto levels = lock_stock(skus, locs);
+    for (const auto& [key, v] : changes.by_key) {
+      int64_t on_hand = 0;
+      for (const auto& [s, l] : levels)
+        if (s == key.first && l.location_id == key.second) on_hand = l.on_hand;
+      if (on_hand + v.first < 0)
+        return rejected("cannot ship " + std::to_string(-v.first) + " of " + quote(key.first) +
+                        " from " + quote(key.second) + ": on_hand is " + std::to_string(on_hand));
+    }
+  }
+  write_stock(changes);
+  write_lines(c, ev.order_id, op, lines, delta);
+  return {};
+}
+
+// return_received: restock (when asked) and, with an order, record the returned units.
+effect apply_return(const event_call& c) {
+  call_context& cx = *c.cx;
+  const ig::event& ev = *c.ev;
+  std::optional<sku_info> s = resolve(cx, ev.item);
+  if (!s) return rejected(unknown_item(cx, ev.item));
+  if (!location_exists(ev.location_id))
+    return rejected("unknown location " + quote(ev.location_id));
+  stock_changes changes;
+  if (ev.order_id.empty()) {
+    if (ev.restock) {
+      if (s->bundle) {
+        const auto& comps = components(cx, s->sku);
+        if (comps.empty()) return rejected("bundle " + quote(s->sku) + " has no components");
+        for (const auto& [comp, per] : comps)
+          changes.add(comp, ev.location_id, int64_t{ev.qty} * per, 0);
+      } else {
+        changes.add(s->sku, ev.location_id, ev.qty, 0);
+      }
+    }
+    write_stock(changes);
+    return {};
+  }
+  rows o = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+  if (o.count == 0)
+    return rejected("order " + quote(ev.order_id) + " not found on channel " + quote(cx.channel));
+  std::string why =
+      ig::check_transition(ev.order_id, ig::parse_order_state(o.text(0, 1)), ig::line_op::ret);
+  if (!why.empty()) return rejected(why);
+  std::vector<ig::order_line> lines = lock_lines(cx.channel, ev.order_id);
+  std::vector<int32_t> delta;
+  why = ig::plan_line_op(ig::line_op::ret, ev.order_id, lines, {{s->sku, ev.qty}}, delta);
+  if (!why.empty()) return rejected(why);
+  if (ev.restock)
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (delta[i] != 0) changes.add(lines[i].sku, ev.location_id, delta[i], 0);
+  write_stock(changes);
+  write_lines(c, ev.order_id, ig::line_op::ret, lines, delta);
+  return {};
+}
+
+// A simple SKU for a stock event, or the reason it is not one.
+std::optional<std::string> stock_sku(call_context& cx, const ig::event& ev, std::string& why) {
+  std::optional<sku_info> s = resolve(cx, ev.item);
+  if (!s) {
+    why = unknown_item(cx, ev.item);
+    return std::nullopt;
+  }
+  if (s->bundle) {
+    why = "bundle " + quote(s->sku) + " holds no stock; adjust or count its components";
+    return std::nullopt;
+  }
+  if (!location_exists(ev.location_id)) {
+    why = "unknown location " + quote(ev.location_id);
+    return std::nullopt;
+  }
+  return s->sku;
+}
+
+// stock_adjusted: on_hand moves by delta, never below 0.
+effect apply_adjust(const event_call& c) {
+  std::string why;
+  std::optional<std::string> sku = stock_sku(*c.cx, *c.ev, why);
+  if (!sku) return rejected(why);
+  auto levels = lock_stock({*sku}, {c.ev->location_id});
+  int64_t on_hand = levels.empty() ? 0 : levels.front().second.on_hand;
+  if (on_hand + c.ev->delta < 0)
+    return rejected("stock_adjusted would make on_hand of " + quote(*sku) + " at " +
+                    quote(c.ev->location_id) + " negative: " + std::to_string(on_hand) + " " +
+                    std::to_string(c.ev->delta));
+  stock_changes changes;
+  changes.add(*sku, c.ev->location_id, c.ev->delta, 0);
+  write_stock(changes);
+  return {};
+}
+
+// stock_counted: on_hand is set, unless a later count was already applied.
+effect apply_count(const event_call& c) {
+  std::string why;
+  std::optional<std::string> sku = stock_sku(*c.cx, *c.ev, why);
+  if (!sku) return rejected(why);
+  rows r = run(P_COUNT_UPSERT,
+               args().text(*sku).text(c.ev->location_id).ts(c.occurred_at).int8(c.event_id));
+  if (r.count == 0) {
+    rows owner = run(P_COUNT_OWNER, args().text(*sku).text(c.ev->location_id));
+    std::string by = owner.count > 0 && !owner.is_null(0, 1)
+                         ? " (event " + std::to_string(owner.int8(0, 1)) + ")"
+                         : "";
+    return effect{"stale", "a later count of " + quote(*sku) + " at " + quote(c.ev->location_id) +
+                               " was already applied" + by};
+  }
+  run(P_STOCK_SET, args().text(*sku).text(c.ev->location_id).int4(c.ev->on_hand));
+  return {};
+}
+
+// listing_observed: what the channel says it shows, unless a later observation is known.
+effect apply_observed(const event_call& c) {
+  std::optional<sku_info> s = resolve(*c.cx, c.ev->item);
+  if (!s) return rejected(unknown_item(*c.cx, c.ev->item));
+  rows r = run(P_OBSERVE, args()
+                              .text(c.cx->channel)
+                              .text(s->sku)
+                              .int4(c.ev->qty)
+                              .opt_text(c.ev->price)
+                              .ts(c.occurred_at));
+  if (r.count == 0)
+    return effect{"stale", "a later observation of " + quote(s->sku) + " on channel " +
+                               quote(c.cx->channel) + " was already applied"};
+  return {};
+}
+
+effect apply(const event_call& c) {
+  switch (c.ev->kind) {
+    case ig::event_kind::order_placed:
+      return apply_order_placed(c);
+    case ig::event_kind::order_cancelled:
+      return apply_order_change(c, ig::line_op::cancel);
+    case ig::event_kind::order_shipped:
+      return apply_order_change(c, ig::line_op::ship);
+    case ig::event_kind::return_received:
+      return apply_return(c);
+    case ig::event_kind::stock_adjusted:
+      return apply_adjust(c);
+    case ig::event_kind::stock_counted:
+      return apply_count(c);
+    case ig::event_kind::listing_observed:
+      return apply_observed(c);
+  }
+  return rejected("unknown event type");
+}
+
+// ---------------------------------------------------------------------------------
+// One delivery
+
+struct delivery {
+  std::optional<std::string> key;  // nullopt: not given (batch element)
+  std::optional<std::string> event_type;
+  Datum payload = 0;  // jsonb, 0 when NULL
+  std::optional<TimestampTz> occurred_at;
+  bool key_unusable = false;  // key given, but not as a string
+  std::string reason;         // set when the delivery is already known to be bad
+};
+
+// A delivery made ready to record: its key, fingerprint and, unless rejected, its event.
+struct prepared {
+  std::string key;
+  std::string type;
+  Datum payload = 0;
+  TimestampTz at = 0;
+  ig::fingerprint fp{};
+  std::string reason;
+  std::optional<ig::event> ev;
+};
+
+prepared prepare(const delivery& d) {
+  prepared p;
+  p.reason = d.reason;
+  std::string canonical = d.payload != 0 ? jsonb_text(d.payload) : "null";
+  p.type = d.event_type.value_or("");
+  p.at = d.occurred_at.value_or(GetCurrentTransactionStartTimestamp());
+  p.fp = ig::event_fingerprint(d.event_type ? p.type : std::string("\x01null", 5), canonical,
+                               d.occurred_at ? *d.occurred_at : ig::kNoTimestamp);
+  // a key that cannot identify the event: record it under a name made from the key
+  if (!d.key) {
+    p.key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(canonical + p.type));
+    if (p.reason.empty()) p.reason = "idempotency_key is missing";
+  } else {
+    std::string why = d.key_unusable ? d.reason : ig::check_key(*d.key);
+    if (why.empty()) {
+      p.key = *d.key;
+    } else {
+      p.key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(*d.key));
+      if (p.reason.empty()) p.reason = why;
+    }
+  }
+  if (p.reason.empty() && !d.event_type) p.reason = "event_type is missing";
+  if (p.reason.empty() && !d.occurred_at) p.reason = "occurred_at must not be null";
+  if (p.reason.empty()) {
+    ig::parse_outcome parsed = ig::parse_event(p.type, canonical);
+    if (parsed.ok)
+      p.ev = std::move(parsed.ok);
+    else
+      p.reason = parsed.reason;
+  }
+  p.payload = d.payload != 0 ? d.payload : jsonb_null();
+  return p;
+}
+
+// The key is taken: a duplicate if the content matches (the owner's counter is bumped),
+// else a conflict (recorded, pointing at the owner).
+outcome key_taken(call_context& cx, const prepared& p) {
+  rows dup = run(P_DUPLICATE, args().text(cx.channel).text(p.key).datum(uuid_datum(p.fp)));
+  if (dup.count > 0)
+    return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
+  rows own = run(P_OWNER, args().text(cx.channel).text(p.key));
+  if (own.count == 0)
+    throw cs::user_error("40001", "idempotency key " + quote(p.key) + " changed owner concurrently",
+                         "The event that held the key was removed while this one arrived.",
+                         "Retry the delivery.");
+  int64_t owner = own.int8(0, 1);
+  std::string detail = "idempotency key " + quote(p.key) + " was first used by event " +
+                       std::to_string(owner) + " with fingerprint " + own.text(0, 2) +
+                       "; this delivery has fingerprint " + ig::to_uuid_text(p.fp);
+  args cf;
+  cf.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
+  cf.text(detail).int8(owner);
+  rows conflict = run(P_INSERT_CONFLICT, cf);
+  return outcome{conflict.int8(0, 1), "conflict", detail};
+}
+
+// Records one delivery and, if it is the key's first and valid, applies it.
+outcome ingest_prepared(call_context& cx, const prepared& p) {
+  args ins;
+  ins.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
+  ins.text(p.reason.empty() ? "applied" : "rejected");
+  if (p.reason.empty())
+    ins.null();
+  else
+    ins.text(p.reason);
+  rows r = run(P_INSERT_EVENT, ins);
+  if (r.count == 0) return key_taken(cx, p);
+  int64_t id = r.int8(0, 1);
+  if (!p.reason.empty()) return outcome{id, "rejected", p.reason};
+  effect e = apply(event_call{&cx, &*p.ev, id, p.at});
+  if (e.status != "applied" || e.detail)
+    run(P_SET_STATUS, args().int8(id).text(e.status).opt_text(e.detail));
+  return outcome{id, e.status, e.detail};
+}
+
+outcome ingest_one(call_context& cx, const delivery& d) {
+  return ingest_prepared(cx, prepare(d));
+}
+
+// ---------------------------------------------------------------------------------
+// A run of order_placed events in ingest_batch(), set-based: one INSERT claims every key,
+// a few queries read (and lock) everything the run depends on, the run is applied in
+// order to an in-memory copy of the stock, and one statement per table writes it. The
+// outcome of each event is the one ingest() would give in the same order.
+
+struct bulk_order {
+  std::string order_id;
+  bool oversold = false;
+  TimestampTz at = 0;
+  int64_t event_id = 0;
+};
+
+struct bulk_line {
+  std::string order_id, sku, location, sold_sku;
+  int32_t line_no = 0, qty = 0, per = 1;
+};
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first
+  std::vector<std::string> keys;
+  std::vector<Datum> payloads, ats, fps;
+  for (size_t i = from; i < to; ++i) {
+    keys.push_back(all[i].key);
+    payloads.push_back(all[i].payload);
+    ats.push_back(TimestampTzGetDatum(all[i].at));
+    fps.push_back(uuid_datum(all[i].fp));
+  }
+  rows ins =
+      run(P_BULK_EVENTS, args()
+                             .text(cx.channel)
+                             .datum(text_array(keys))
+                             .datum(datum_array(payloads, {}, JSONBOID, -1, false, TYPALIGN_INT))
+                             .datum(datum_array(ats, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                             .datum(datum_array(fps, {}, UUIDOID, 16, false, TYPALIGN_CHAR)));
+  std::map<std::string, int64_t> claimed;
+  for (uint64 r = 0; r < ins.count; ++r) claimed[ins.text(r, 1)] = ins.int8(r, 2);
+  std::vector<int64_t> ids(to - from, 0);
+  for (size_t i = from; i < to; ++i) {
+    auto it = claimed.find(all[i].key);
+    if (it != claimed.end() && it->second != 0) {
+      ids[i - from] = it->second;
+      it->second = 0;  // later deliveries of the key in this run are duplicates
+    }
+  }
+
+  // 2. read what the run depends on
+  std::vector<std::string> sku_ids, ext_ids, order_ids;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    order_ids.push_back(all[i].ev->order_id);
+    for (const ig::event_line& l : all[i].ev->lines)
+      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+  }
+  std::map<std::string, bool> skus;  // sku -> is a bundle
+  std::map<std::string, sku_info> aliases;
+  if (!sku_ids.empty()) {
+    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    for (uint64 k = 0; k < r.count; ++k) skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
+  }
+  if (!ext_ids.empty()) {
+    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
+    for (uint64 k = 0; k < r.count; ++k)
+      aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
+  }
+  std::vector<std::string> bundles;
+  for (const auto& [sku, bundle] : skus)
+    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
+  for (const auto& [ext, info] : aliases)
+    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
+  if (!bundles.empty()) {
+    for (const std::string& b : bundles) cx.components[b];  // none found: no components
+    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
+    for (uint64 k = 0; k < r.count; ++k)
+      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
+  }
+  const std::vector<std::string>& locs = feeding(cx);
+  std::map<std::string, std::string> order_state;  // existing orders of the run, locked
+  if (!order_ids.empty()) {
+    rows r = run(P_BULK_ORDERS, args().text(cx.channel).datum(text_array(order_ids)));
+    for (uint64 k = 0; k < r.count; ++k) order_state[r.text(k, 1)] = r.text(k, 2);
+  }
+  auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
+    if (item.external) {
+      auto it = aliases.find(item.id);
+      if (it == aliases.end()) return std::nullopt;
+      return it->second;
+    }
+    auto it = skus.find(item.id);
+    if (it == skus.end()) return std::nullopt;
+    return sku_info{item.id, it->second};
+  };
+  std::vector<std::string> simple;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    for (const ig::event_line& l : all[i].ev->lines) {
+      std::optional<sku_info> s = resolve_cached(l.item);
+      if (!s) continue;
+      if (!s->bundle)
+        simple.push_back(s->sku);
+      else
+        for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
+    }
+  }
+  std::sort(simple.begin(), simple.end());
+  simple.erase(std::unique(simple.begin(), simple.end()), simple.end());
+  std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+  if (!simple.empty() && !locs.empty())
+    for (auto& [sku, l] : lock_stock(simple, locs)) level[{sku, l.location_id}] = l;
+
+  // 3. apply the run in order to the in-memory stock
+  std::vector<bulk_order> orders;
+  std::vector<bulk_line> lines;
+  stock_changes changes;
+  std::vector<int64_t> status_ids;
+  std::vector<std::string> statuses;
+  std::vector<std::optional<std::string>> details;
+  for (size_t i = from; i < to; ++i) {
+    int64_t id = ids[i - from];
+    if (id == 0) continue;
+    const ig::event& ev = *all[i].ev;
+    auto reject = [&](std::string why) {
+      status_ids.push_back(id);
+      statuses.push_back("rejected");
+      details.push_back(why);
+      results[i] = outcome{id, "rejected", why};
+    };
+    if (locs.empty()) {
+      reject("no active location feeds channel " + quote(cx.channel));
+      continue;
+    }
+    struct part {
+      std::string sku, sold_sku, location;
+      int32_t per = 1;
+      int64_t units = 0;
+    };
+    std::vector<part> parts;
+    std::string why;
+    for (size_t k = 0; k < ev.lines.size() && why.empty(); ++k) {
+      const ig::event_line& line = ev.lines[k];
+      std::string where = "line " + std::to_string(k + 1) + ": ";
+      std::optional<sku_info> s = resolve_cached(line.item);
+      if (!s) {
+        why = where + unknown_item(cx, line.item);
+      } else if (!line.location_id.empty() &&
+                 std::find(locs.begin(), locs.end(), line.location_id) == locs.end()) {
+        why = where + "location " + quote(line.location_id) + " does not feed channel " +
+              quote(cx.channel);
+      } else if (s->bundle) {
+        const auto& comps = cx.components[s->sku];
+        if (comps.empty()) why = where + "bundle " + quote(s->sku) + " has no components";
+        for (const auto& [comp, per] : comps)
+          parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
+      } else {
+        parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
+      }
+    }
+    for (const part& pt : parts)
+      if (why.empty() && pt.units > 1000000000)
+        why = "order " + quote(ev.order_id) + " is too large";
+    if (why.empty() && order_state.count(ev.order_id))
+      why = "invalid transition for order " + quote(ev.order_id) + ": " + order_state[ev.order_id] +
+            " -> placed";
+    if (!why.empty()) {
+      reject(why);
+      continue;
+    }
+    std::map<std::string, std::string> chosen;
+    for (part& pt : parts) {
+      if (!pt.location.empty() || chosen.count(pt.sku)) continue;
+      std::vector<ig::stock_level> of_sku;
+      for (const std::string& loc : locs) {
+        auto it = level.find({pt.sku, loc});
+        if (it != level.end()) of_sku.push_back(it->second);
+      }
+      chosen[pt.sku] = ig::choose_location(locs, of_sku);
+    }
+    stock_changes mine;
+    for (part& pt : parts) {
+      if (pt.location.empty()) pt.location = chosen[pt.sku];
+      mine.add(pt.sku, pt.location, 0, pt.units);
+    }
+    std::optional<std::string> short_of;
+    for (const auto& [key, v] : mine.by_key) {
+      ig::stock_level& l = level[key];
+      l.location_id = key.second;
+      int64_t free_units = l.on_hand - l.reserved;
+      if (v.second > free_units && !short_of)
+        short_of = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
+                   std::to_string(v.second) + ", " +
+                   std::to_string(std::max<int64_t>(0, free_units)) + " available";
+    }
+    for (const auto& [key, v] : mine.by_key) {
+      level[key].reserved += v.second;
+      changes.add(key.first, key.second, 0, v.second);
+    }
+    order_state[ev.order_id] = "placed";
+    orders.push_back({ev.order_id, short_of.has_value(), all[i].at, id});
+    std::vector<bulk_line> mine_lines;
+    for (const part& pt : parts) {
+      bool merged = false;
+      for (bulk_line& l : mine_lines)
+        if (l.sku == pt.sku && l.location == pt.location && l.sold_sku == pt.sold_sku) {
+          l.qty += static_cast<int32_t>(pt.units);
+          merged = true;
+        }
+      if (!merged)
+        mine_lines.push_back({ev.order_id, pt.sku, pt.location, pt.sold_sku,
+                              static_cast<int32_t>(mine_lines.size() + 1),
+                              static_cast<int32_t>(pt.units), pt.per});
+    }
+    lines.insert(lines.end(), mine_lines.begin(), mine_lines.end());
+    if (short_of) {
+      status_ids.push_back(id);
+      statuses.push_back("applied");
+      details.push_back(short_of);
+    }
+    results[i] = outcome{id, "applied", short_of};
+  }
+
+  // 4. write: orders, stock, lines, and the statuses that are not a plain "applied"
+  if (!orders.empty()) {
+    std::vector<std::string> oid;
+    std::vector<Datum> over, at, eid;
+    for (const bulk_order& o : orders) {
+      oid.push_back(o.order_id);
+      over.push_back(BoolGetDatum(o.oversold));
+      at.push_back(TimestampTzGetDatum(o.at));
+      eid.push_back(Int64GetDatum(o.event_id));
+    }
+    rows r = run(P_BULK_INSERT_ORDERS,
+                 args()
+                     .text(cx.channel)
+                     .datum(text_array(oid))
+                     .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
+                     .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                     .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
+    if (r.count != orders.size())
+      throw cs::user_error("40001", "an order of this batch was placed concurrently",
+                           "Another session created one of the batch's orders while it ran.",
+                           "Retry the batch; already applied events will be duplicates.");
+    write_stock(changes);
+    std::vector<std::string> lo, ls, ll, lsold;
+    std::vector<int32_t> lno, lq, lper;
+    for (const bulk_line& l : lines) {
+      lo.push_back(l.order_id);
+      lno.push_back(l.line_no);
+      ls.push_back(l.sku);
+      ll.push_back(l.location);
+      lq.push_back(l.qty);
+      lsold.push_back(l.sold_sku);
+      lper.push_back(l.per);
+    }
+    run(P_BULK_INSERT_LINES, args()
+                                 .text(cx.channel)
+                                 .datum(text_array(lo))
+                                 .datum(int_array(lno))
+                                 .datum(text_array(ls))
+                                 .datum(text_array(ll))
+                                 .datum(int_array(lq))
+                                 .datum(text_array(lsold))
+                                 .datum(int_array(lper)));
+  }
+  if (!status_ids.empty()) {
+    std::vector<Datum> sid;
+    for (int64_t v : status_ids) sid.push_back(Int64GetDatum(v));
+    std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
+    run(P_BULK_STATUS, args()
+                           .datum(datum_array(sid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE))
+                           .datum(opt_text_array(st))
+                           .datum(opt_text_array(details)));
+  }
+
+  // 5. deliveries whose key was taken: duplicates or conflicts, in order
+  for (size_t i = from; i < to; ++i)
+    if (ids[i - from] == 0) results[i] = key_taken(cx, all[i]);
+}
+
+void connect() {
+  int rc = guard([&] { return SPI_connect(); });
+  if (rc != SPI_OK_CONNECT) throw std::runtime_error("SPI_connect failed");
+}
+
+void finish() {
+  guard([&] { SPI_finish(); });
+}
+
+void assert_access(const std::string& channel) {
+  run(P_ASSERT, args().text(channel));
+}
+
+// A heap tuple of ingest_result for the function's declared result type.
+Datum result_datum(FunctionCallInfo fcinfo, const outcome& o) {
+  text* status = cs::pg::string_to_text(o.status);
+  text* detail = o.detail ? cs::pg::string_to_text(*o.detail) : nullptr;
+  int64_t id = o.event_id;
+  return guard([&] {
+    TupleDesc td;
+    if (get_call_result_type(fcinfo, nullptr, &td) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "channel_sync: ingest_result is not a composite type");
+    td = BlessTupleDesc(td);
+    Datum values[3] = {Int64GetDatum(id), PointerGetDatum(status), PointerGetDatum(detail)};
+    bool nulls[3] = {false, false, detail == nullptr};
+    return HeapTupleGetDatum(heap_form_tuple(td, values, nulls));
+  });
+}
+
+// Parses a timestamptz in a subtransaction: a malformed one becomes a reason, not an error.
+std::optional<TimestampTz> parse_timestamptz(const std::string& s, std::string& why) {
+  MemoryContext outer = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  guard([&] { BeginInternalSubTransaction(nullptr); });
+  guard([&] { MemoryContextSwitchTo(outer); });
+  const char* cstr = s.c_str();
+  try {
+    Datum d = guard([&] {
+      return DirectFunctionCall3(timestamptz_in, CStringGetDatum(cstr),
+                                 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+    });
+    guard([&] {
+      ReleaseCurrentSubTransaction();
+      MemoryContextSwitchTo(outer);
+      CurrentResourceOwner = owner;
+    });
+    return DatumGetTimestampTz(d);
+  } catch (const cs::pg::pg_error& e) {
+    why = std::string("occurred_at is not a valid timestamp: ") + e.what();
+  }
+  guard([&] {
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(outer);
+    CurrentResourceOwner = owner;
+  });
+  return std::nullopt;
+}
+
+}  // namespace
+
+// ingest(channel_id, idempotency_key, event_type, payload, occurred_at) -> ingest_result
+CS_FUNCTION(cs_ingest) {
+  if (PG_ARGISNULL(0))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "channel_id must not be null");
+  call_context cx;
+  cx.channel = cs::pg::text_to_string(PG_GETARG_DATUM(0));
+  delivery d;
+  if (!PG_ARGISNULL(1)) d.key = cs::pg::text_to_string(PG_GETARG_DATUM(1));
+  if (!PG_ARGISNULL(2)) d.event_type = cs::pg::text_to_string(PG_GETARG_DATUM(2));
+  if (!PG_ARGISNULL(3)) d.payload = PG_GETARG_DATUM(3);
+  if (!PG_ARGISNULL(4)) d.occurred_at = PG_GETARG_TIMESTAMPTZ(4);
+  connect();
+  assert_access(cx.channel);
+  if (!d.key)
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "idempotency_key must not be null",
+                         "Every inbound event needs the sender's idempotency key.",
+                         "Use the webhook's delivery id or the marketplace's event id.");
+  outcome o = ingest_one(cx, d);
+  finish();
+  return result_datum(fcinfo, o);
+}
+
+// ingest_batch(channel_id, events jsonb) -> SETOF ingest_result, one per element, in order
+CS_FUNCTION(cs_ingest_batch) {
+  if (PG_ARGISNULL(0))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "channel_id must not be null");
+  if (PG_ARGISNULL(1))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "events must not be null");
+  call_context cx;
+  cx.channel = cs::pg::text_to_string(PG_GETARG_DATUM(0));
+  Datum events = PG_GETARG_DATUM(1);
+  bool is_array = guard([&] {
+    Jsonb* jb = DatumGetJsonbP(events);
+    return JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb);
+  });
+  connect();
+  assert_access(cx.channel);
+  if (!is_array)
+    throw cs::user_error(cs::sqlstate::kInvalidParameterValue, "events must be a JSON array",
+                         "ingest_batch takes an array of {idempotency_key, event_type, payload, "
+                         "occurred_at} objects.");
+  rows elems = run(P_BATCH, args().datum(events));
+  std::vector<outcome> results;
+  std::vector<prepared> ready;
+  ready.reserve(elems.count);
+  for (uint64 i = 0; i < elems.count; ++i) {
+    delivery d;
+    std::string kind = elems.text(i, 1);
+    if (kind != "object") {
+      d.reason = "batch element " + std::to_string(i + 1) + " must be an object, not " + kind;
+      d.payload = elems.value(i, 9);
+      ready.push_back(prepare(d));
+      continue;
+    }
+    if (elems.text(i, 3) == "string") {
+      d.key = elems.text(i, 2);
+    } else if (!elems.is_null(i, 3) && elems.text(i, 3) != "null") {
+      d.key = elems.text(i, 2);
+      d.key_unusable = true;
+      d.reason = "idempotency_key must be a string, not " + elems.text(i, 3);
+    }
+    if (elems.text(i, 5) == "string")
+      d.event_type = elems.text(i, 4);
+    else if (!elems.is_null(i, 5) && elems.text(i, 5) != "null" && d.reason.empty())
+      d.reason = "event_type must be a string, not " + elems.text(i, 5);
+    if (!elems.is_null(i, 6)) d.payload = elems.value(i, 6);
+    std::string ts_kind = elems.text(i, 8);
+    if (ts_kind == "string") {
+      std::string why;
+      d.occurred_at = parse_timestamptz(elems.text(i, 7), why);
+      if (!d.occurred_at && d.reason.empty()) d.reason = why;
+      if (!d.occurred_at) d.occurred_at = GetCurrentTransactionStartTimestamp();
+    } else {
+      d.occurred_at = GetCurrentTransactionStartTimestamp();
+      if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty())
+        d.reason = "occurred_at must be a string, not " + ts_kind;
+    }
+    ready.push_back(prepare(d));
+  }
+  // consecutive valid order_placed events go set-based; everything else one by one
+  results.resize(ready.size());
+  auto bulkable = [&](size_t i) {
+    return ready[i].reason.empty() && ready[i].ev->kind == ig::event_kind::order_placed;
+  };
+  for (size_t i = 0; i < ready.size();) {
+    size_t j = i;
+    while (j < ready.size() && bulkable(j)) ++j;
+    if (j - i >= 2) {
+      ingest_order_run(cx, ready, i, j, results);
+      i = j;
+    } else {
+      results[i] = ingest_prepared(cx, ready[i]);
+      ++i;
+    }
+  }
+  finish();
+  // emit the results after SPI is closed, into the caller's tuplestore
+  guard([&] { InitMaterializedSRF(fcinfo, 0); });
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  for (const outcome& o : results) {
+    text* status = cs::pg::string_to_text(o.status);
+    text* detail = o.detail ? cs::pg::string_to_text(*o.detail) : nullptr;
+    int64_t id = o.event_id;
+    guard([&] {
+      Datum values[3] = {Int64GetDatum(id), PointerGetDatum(status), PointerGetDatum(detail)};
+      bool nulls[3] = {false, false, detail == nullptr};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  return static_cast<Datum>(0);
+}
+
+// replay(event_id) -> ingest_result: re-applies a rejected event
+CS_FUNCTION(cs_replay) {
+  if (PG_ARGISNULL(0))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "event_id must not be null");
+  int64_t id = PG_GETARG_INT64(0);
+  connect();
+  rows peek = run(P_REPLAY_PEEK, args().int8(id));
+  if (peek.count == 0)
+    throw cs::user_error(cs::sqlstate::kNoDataFound,
+                         "event " + std::to_string(id) + " does not exist");
+  call_context cx;
+  cx.channel = peek.text(0, 1);
+  assert_access(cx.channel);
+  rows e = run(P_REPLAY_LOCK, args().int8(id));
+  if (e.count == 0)
+    throw cs::user_error(cs::sqlstate::kNoDataFound,
+                         "event " + std::to_string(id) + " does not exist");
+  std::string key = e.text(0, 2), type = e.text(0, 3), status = e.text(0, 6);
+  Datum payload = e.value(0, 4);
+  TimestampTz at = DatumGetTimestampTz(e.value(0, 5));
+  std::string old_detail = e.text(0, 8);
+  if (status != "rejected" || !e.is_null(0, 7))
+    throw cs::user_error("55000",
+                         "event " + std::to_string(id) + " is " + status + ", not rejected",
+                         "Only a rejected event can be replayed; applied, duplicate, conflicting "
+                         "and stale events are final.");
+  if (!ig::check_key(key).empty() || key.rfind("invalid-key:", 0) == 0)
+    throw cs::user_error("55000", "event " + std::to_string(id) + " cannot be replayed",
+                         "It was rejected for its idempotency key (" + old_detail + ").",
+                         "Send the event again with a valid idempotency key.");
+  ig::parse_outcome p = ig::parse_event(type, jsonb_text(payload));
+  outcome o{id, "rejected", p.reason};
+  if (p.ok) {
+    effect ef = apply(event_call{&cx, &*p.ok, id, at});
+    o.status = ef.status;
+    o.detail = ef.detail;
+  }
+  std::string note = o.status == "rejected" ? *o.detail
+                                            : "replayed after rejection (" + old_detail + ")" +
+                                                  (o.detail ? "; " + *o.detail : std::string());
+  run(P_REPLAYED, args().int8(id).text(o.status).text(note));
+  if (o.status != "rejected") o.detail = note;
+  finish();
+  return result_datum(fcinfo, o);
+}
