@@ -120,9 +120,10 @@ SELECT status FROM channel_sync.ingest('amazon', 'a5', 'listing_observed', '{"ex
 SELECT status FROM channel_sync.ingest('amazon', 'a6', 'listing_observed', '{"sku": "TEE", "qty": 3}', '2024-05-03 09:05+00');
 SELECT status, detail FROM channel_sync.ingest('amazon', 'a7', 'listing_observed', '{"sku": "TEE", "qty": 9, "price": 1}', '2024-05-03 08:00+00');
 SELECT status FROM channel_sync.ingest('shop', 'k28', 'listing_observed', '{"sku": "KIT", "qty": 0}', '2024-05-03 09:00+00');
-SELECT channel_id, sku, observed_qty, observed_price FROM channel_sync.listings ORDER BY 1, 2;
+SELECT channel_id, sku, observed_qty, observed_price FROM channel_sync.listings WHERE observed_at IS NOT NULL ORDER BY 1, 2;
 
 -- every outcome is on record
 SELECT status, count(*) FROM channel_sync.events GROUP BY 1 ORDER BY 1;
 SELECT channel_id, order_id, state, oversold FROM channel_sync.orders ORDER BY 1, 2;
 SELECT * FROM stock_now;
+DROP VIEW stock_now, lines_now;

@@ -91,15 +91,13 @@ SELECT channel_sync.replay(NULL);
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS cs_ingest_test_outsider;
 RESET client_min_messages;
-CREATE ROLE cs_ingest_test_outsider;
-GRANT USAGE ON SCHEMA channel_sync TO cs_ingest_test_outsider;
+CREATE ROLE cs_ingest_test_outsider IN ROLE channel_sync_connector;
 SET ROLE cs_ingest_test_outsider;
 SELECT * FROM channel_sync.ingest('shop', 'x1', 'stock_adjusted', '{"sku": "TEE", "location_id": "wh-a", "delta": 1, "reason": "x"}', '2024-05-01');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM channel_sync.ingest_batch('shop', '[]');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET ROLE;
-REVOKE USAGE ON SCHEMA channel_sync FROM cs_ingest_test_outsider;
 DROP ROLE cs_ingest_test_outsider;
 
 -- ingest_batch(): one result per element, in order; bad elements rejected, the rest applied
@@ -159,3 +157,4 @@ SELECT r.event_id, r.status, r.detail FROM channel_sync.ingest_batch('amazon', $
 SELECT order_id, state, oversold FROM channel_sync.orders WHERE order_id LIKE 'R%' ORDER BY 1;
 SELECT order_id, line_no, sold_sku, sku, location_id, qty FROM channel_sync.order_lines WHERE order_id LIKE 'R%' ORDER BY 1, 2;
 SELECT * FROM stock_now;
+DROP VIEW stock_now;

@@ -113,4 +113,4 @@ SELECT sketch_count(s), pg_column_size(s) <= 4096 AS within_4kb, length(_lag_ske
 -- catalog: the aggregates are parallel safe with combine/serialize/deserialize functions
 SELECT p.oid::regprocedure AS aggregate, p.proparallel, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
- WHERE p.pronamespace = 'channel_sync'::regnamespace ORDER BY 1::text;
+ WHERE p.pronamespace = 'channel_sync'::regnamespace ORDER BY p.oid::regprocedure::text;

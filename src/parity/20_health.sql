@@ -41,6 +41,7 @@ $$;
 COMMENT ON FUNCTION channel_sync._health_threshold_edit() IS 'Internal trigger: an edited threshold stops being a seeded default; an inserted one replaces the default of its metric (so pg_dump/restore keeps edits without duplicating seeds).';
 CREATE TRIGGER health_threshold_edit BEFORE INSERT OR UPDATE ON channel_sync.health_thresholds
   FOR EACH ROW EXECUTE FUNCTION channel_sync._health_threshold_edit();
+ALTER TABLE channel_sync.health_thresholds ENABLE ALWAYS TRIGGER health_threshold_edit;
 
 INSERT INTO channel_sync.health_thresholds (metric, unit, better, healthy_limit, watch_limit, description, is_default) VALUES
   ('inventory_sync_p95_lag', 'minutes', 'lower', 3, 12, 'p95 of acked_at - first_change_at over the last 24 h of deliveries (healthy <= 3 min, watch 4-12 min, intervention > 12 min).', true),
