@@ -297,6 +297,9 @@ def growth_chart(series, area, png, problems):
     """Per-unit cost relative to the smallest size, one line per (benchmark, variant, clients, metric)."""
     data = png[:-4] + ".dat"
     plots = []
+    palette = ["#1f6fb4", "#e8822a", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf", "#7a7a7a"]
+    benches = unique(s["benchmark"] for s in series)
+    dash = {"channel_sync": 1, "reference": 2, "limit": 3}
     with open(data, "w", encoding="utf-8") as f:
         idx = 0
         for s in series:
@@ -306,10 +309,9 @@ def growth_chart(series, area, png, problems):
             for p in s["points"]:
                 f.write(f"{p['size']}\t{p['unit_cost'] / base!r}\n")
             f.write("\n\n")
-            color = COLORS.get(s["variant"], "#000000")
-            dash = 1 + idx % 4
+            color = palette[benches.index(s["benchmark"]) % len(palette)]
             plots.append(f"{gp_quote(data)} index {idx} using 1:2 with linespoints lw 2 pt {5 + idx % 6} "
-                         f"dt {dash} lc rgb {gp_quote(color)} title {gp_quote(s['title'])}")
+                         f"dt {dash[s['variant']]} lc rgb {gp_quote(color)} title {gp_quote(s['title'])}")
             idx += 1
     if not plots:
         return False
@@ -321,9 +323,10 @@ set output {gp_quote(png)}
 set title {gp_quote(f"growth: {area} — cost per SKU (or per operation) by catalog size, relative to the smallest")}
 set ylabel 'relative per-unit cost (1 = smallest size)'
 set logscale x
+set xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]
 set xtics ({xtics})
 set yrange [0:*]
-set offsets graph 0.05, graph 0.05, graph 0.1, 0
+set offsets 0, 0, graph 0.1, 0
 set grid
 set key below vertical maxrows 4
 set arrow from graph 0, first 1.3 to graph 1, first 1.3 nohead dt 3 lc rgb '#999999'
@@ -457,8 +460,8 @@ class Report:
                 tsv = os.path.join(gdir, a, size, f"{a}.tsv")
                 if os.path.exists(tsv):
                     rows += [r for r in parse_results(tsv, self.problems, size_hint=int(size), base=R) if r["size"]]
-            notes = "\n\n".join(t for t in (read_text(os.path.join(gdir, a, s, f"{a}-notes.md")).strip()
-                                            for s in sorted(os.listdir(os.path.join(gdir, a)))) if t)
+            notes = "\n\n".join(unique(t for t in (read_text(os.path.join(gdir, a, s, f"{a}-notes.md")).strip()
+                                                   for s in sorted(os.listdir(os.path.join(gdir, a)))) if t))
             self.growth[a] = {"rows": rows, "notes": notes}
 
     def run_status(self, phase, area, size):
@@ -491,6 +494,10 @@ class Report:
         if bad:
             self.w(f"- {len(bad)} benchmark run(s) did not complete: "
                    + ", ".join(f"{r[1]}{' size ' + r[2] if r[2] else ''} ({r[3]})" for r in bad))
+        noisy = [r for a in self.areas for r in a["rows"] if r["median"] and (r["max"] - r["min"]) / r["median"] > 0.5]
+        if noisy:
+            self.w(f"- {len(noisy)} figure(s) have a spread (max − min) above 50 % of the median: the machine was "
+                   "noisy during the run (see the load average below); read those ratios with care, or run again.")
         if self.problems:
             self.w(f"- {len(self.problems)} problem(s) with the raw data, listed under *Problems* below.")
         self.w("")

@@ -166,6 +166,9 @@ run_one() {
       124 | 137) status=timeout note="killed after ${limit}s" ;;
       *) status=failed note="exit $rc: $(grep -v '^\s*$' "$out/run.log" | tail -n 1 | cut -c1-160)" ;;
     esac
+    if ! cmp -s channel_sync.so "$pkglibdir/channel_sync.so"; then
+      note="${note:+$note; }another work tree installed its build during this run: figures may be of that build"
+    fi
   else
     status=failed
   fi
