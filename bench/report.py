@@ -488,7 +488,10 @@ class Report:
         missed = [x for x in all_t if x[1]["holds"] == "no"]
         bad = [r for r in self.runs if r[3] not in ("ok",)]
         self.w("## Summary", "")
-        self.w(f"- **{len(held)} of {len(all_t)} targets hold**" + (f"; {len(missed)} missed:" if missed else "."))
+        if all_t:
+            self.w(f"- **{len(held)} of {len(all_t)} targets hold**" + (f"; {len(missed)} missed:" if missed else "."))
+        else:
+            self.w("- **No target was measured.**")
         for a, t in missed:
             self.w(f"  - ✗ {a}: {t['target']} — measured {t['measured']}, goal {t['goal']}")
         if bad:

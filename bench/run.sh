@@ -111,7 +111,10 @@ export PGHOST PGPORT PGUSER PGDATABASE SCALE
 
 # ---- the machine
 say "pg_test_fsync -s ${BENCH_FSYNC_SECONDS:-2} (about 20 tests)"
-pg_test_fsync -s "${BENCH_FSYNC_SECONDS:-2}" -f "$cluster/pg_test_fsync.tmp" >"$results/meta/pg_test_fsync.txt" 2>&1
+pg_test_fsync -s "${BENCH_FSYNC_SECONDS:-2}" -f "$cluster/pg_test_fsync.tmp" >"$results/meta/pg_test_fsync.txt" 2>&1 &
+child=$!
+wait "$child"
+child=""
 rm -f "$cluster/pg_test_fsync.tmp"
 settings="server_version fsync synchronous_commit full_page_writes wal_sync_method wal_level commit_delay
   shared_buffers effective_cache_size work_mem maintenance_work_mem max_wal_size checkpoint_timeout
