@@ -299,7 +299,7 @@ def growth_chart(series, area, png, problems):
     plots = []
     palette = ["#1f6fb4", "#e8822a", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf", "#7a7a7a"]
     benches = unique(s["benchmark"] for s in series)
-    dash = {"channel_sync": 1, "reference": 2, "limit": 3}
+    dash = {"channel_sync": 1, "reference": 2, "limit": 4}
     with open(data, "w", encoding="utf-8") as f:
         idx = 0
         for s in series:
@@ -386,27 +386,33 @@ def exponent(points, per_op):
 
 
 def verdict(s):
-    """'linear' / 'flat' when per-unit cost stays within ±30 % between successive sizes, else how it grows."""
+    """'linear' / 'flat' when per-unit cost stays within ±30 % from each size to the next, else how it grows."""
     pts = s["points"]
     if len(pts) < 2:
         return "not enough sizes measured to judge"
     k = exponent(pts, s["per_op"])
-    steps = [p["step"] for p in pts[1:]]
-    within = all(1 - LINEAR_BAND <= st <= 1 + LINEAR_BAND for st in steps)
+    inside = lambda r: 1 - LINEAR_BAND <= r <= 1 + LINEAR_BAND
     first, last = pts[0], pts[-1]
     total = last["unit_cost"] / first["unit_cost"]
-    span = f"{first['size']:,} → {last['size']:,}"
+    span = f"{first['size']:,} → {last['size']:,} SKUs"
+    breaks = "; ".join(f"×{b['step']:.2f} from {a['size']:,} to {b['size']:,}"
+                       for a, b in zip(pts, pts[1:]) if not inside(b["step"]))
+    unit = "per-operation" if s["per_op"] else "per-SKU"
+    fit = f"∝ size^{k:.2f}" if s["per_op"] else f"total ∝ size^{k:.2f}"
+    if not breaks:
+        if s["per_op"]:
+            return f"**flat**: {unit} cost does not grow with the catalog (within ±30 % per step; {fit})"
+        return f"**linear**: {unit} cost stays within ±30 % per step ({fit})"
+    if inside(total):
+        return (f"**uneven**: {unit} cost ×{total:.2f} over {span} ({fit}), but a step leaves the ±30 % band: "
+                f"{breaks} — noise or a threshold (cache, plan); run again to tell")
     if s["per_op"]:
-        if within:
-            return f"**flat**: per-operation cost does not grow with the catalog (within ±30 % per step; ∝ size^{k:.2f})"
-        how = "grows" if total > 1 else "falls"
-        return (f"**not flat**: per-operation cost {how} ×{total:.2f} over {span} SKUs (∝ size^{k:.2f})")
-    if within:
-        return f"**linear**: per-SKU cost stays within ±30 % per step (total ∝ size^{k:.2f})"
+        return f"**not flat**: {unit} cost {'grows' if total > 1 else 'falls'} ×{total:.2f} over {span} ({fit}; {breaks})"
     if total > 1:
-        return (f"**super-linear**: per-SKU cost rises ×{total:.2f} over {span} SKUs (total ∝ size^{k:.2f}) — "
-                "something scans or sorts more than once per SKU, or the working set left memory")
-    return (f"**sub-linear**: per-SKU cost falls ×{1 / total:.2f} over {span} SKUs (total ∝ size^{k:.2f}) — "
+        return (f"**super-linear**: {unit} cost rises ×{total:.2f} over {span} ({fit}; {breaks}); usual causes: "
+                "a sort (n log n), a plan that changes with size, or a working set that outgrew shared_buffers "
+                "— see the area's notes")
+    return (f"**sub-linear**: {unit} cost falls ×{1 / total:.2f} over {span} ({fit}; {breaks}): "
             "fixed costs dominate the small sizes")
 
 

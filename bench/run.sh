@@ -36,7 +36,8 @@ lock=/tmp/channel_sync.install.lock
 
 say() { printf 'bench: %s\n' "$*"; }
 elapsed() { echo $(($(date +%s) - started)); }
-remaining() { echo $((budget - $(elapsed) - reserve)); }
+lock_wait=0                                    # seconds spent waiting for other work trees' installs
+remaining() { echo $((budget + lock_wait - $(elapsed) - reserve)); }
 
 # ---- which areas
 all_areas=()
@@ -84,7 +85,9 @@ ensure_installed() {
   make -s install >>"$results/build.log" 2>&1 || return 1
   echo reinstalled
 }
+w0=$(date +%s)
 flock "$lock" make -s install >>"$results/build.log" 2>&1 || { tail -n 40 "$results/build.log"; say "install failed"; exit 1; }
+lock_wait=$(($(date +%s) - w0))
 
 # ---- the cluster: production durability
 cluster=${BENCH_CLUSTER:-$(mktemp -d /tmp/channel_sync_bench.XXXXXX)}
@@ -144,10 +147,11 @@ run_one() {
   createdb "$db" || { note="createdb failed"; }
   if [ -z "$note" ]; then
     # install check and CREATE EXTENSION under the lock, so another work tree's install cannot slip in between
-    local r
+    local r w0=$(date +%s)
     r=$( { flock 9 && ensure_installed &&
            psql -qX -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION channel_sync' >&2; } 9>"$lock" 2>"$out/create.log") \
       || note="CREATE EXTENSION failed: $(tr '\n' ' ' <"$out/create.log" | cut -c1-200)"
+    lock_wait=$((lock_wait + $(date +%s) - w0))
     [ "$r" = reinstalled ] && say "(re)installed this tree's build: another work tree had installed its own"
   fi
   t0=$(date +%s)
@@ -208,7 +212,7 @@ done
   printf 'commit\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   printf 'scale\t%s\n' "$SCALE"
   printf 'areas\t%s\n' "${areas[*]}"
-  printf 'duration\t%s s (budget %s s)\n' "$(elapsed)" "$budget"
+  printf 'duration\t%s s (budget %s s; %s s more spent waiting for the install lock)\n' "$(elapsed)" "$budget" "$lock_wait"
   printf 'CPU\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   printf 'cores (nproc)\t%s\n' "$(nproc)"
   printf 'memory\t%s GB\n' "$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"

@@ -49,10 +49,11 @@ check bench_report_ratio_of_limit grep -qE '^\| tps \| 1 \| — \| \*\*channel_s
 # a time metric: lower is better, so the ratio is inverted (limit 2.0 s ÷ 6.2 s = 32 %)
 check bench_report_ratio_for_times grep -qE '^\| time \| 1 \| 1,000,000 \| \*\*channel_sync\*\* \| 6\.20 s \| .* \| 32 % \| 24\.19× \|$' "$report"
 
-# growth: a linear series, a super-linear one, a flat per-operation one, and their charts
+# growth: a linear series, a super-linear one, a flat and an uneven per-operation one, and their charts
 check bench_report_growth_linear grep -qE '^- recompute_targets channel_sync 1c \(time\): \*\*linear\*\*' "$report"
 check bench_report_growth_superlinear grep -qE '^- recompute_targets reference 1c \(time\): \*\*super-linear\*\*: per-SKU cost rises ×2\.50' "$report"
 check bench_report_growth_flat grep -qE '^- stock_update channel_sync 1c \(tps\): \*\*flat\*\*' "$report"
+check bench_report_growth_uneven grep -qE '^- stock_update reference 1c \(tps\): \*\*uneven\*\*: .*×2\.00 from 10,000 to 100,000' "$report"
 check bench_report_growth_charts test -s "$work/charts/growth-allocation.png" -a -s "$work/charts/growth-propagation.png"
 
 # a malformed area file and a failed run are reported, not hidden
