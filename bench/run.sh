@@ -58,8 +58,11 @@ else
 fi
 [ ${#areas[@]} -gt 0 ] || { echo "bench: no bench/*/run.sh to run" >&2; exit 2; }
 growth_areas=()
+for a in "${areas[@]}"; do # the areas of the issues first, the machine's own baseline last at each size
+  [ "$a" != baseline ] && grep -qE '^# *bench-growth: *yes' "bench/$a/run.sh" && growth_areas+=("$a")
+done
 for a in "${areas[@]}"; do
-  grep -qE '^# *bench-growth: *yes' "bench/$a/run.sh" && growth_areas+=("$a")
+  [ "$a" = baseline ] && grep -qE '^# *bench-growth: *yes' "bench/$a/run.sh" && growth_areas+=("$a")
 done
 [ "${BENCH_GROWTH:-1}" = 0 ] && growth_areas=()
 say "SCALE=$SCALE, areas: ${areas[*]}; growth: ${growth_areas[*]:-none} at sizes $sizes; budget ${budget}s"

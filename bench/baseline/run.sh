@@ -17,7 +17,7 @@ SCALE=${SCALE:-default}
 case "$SCALE" in
   small) secs=3; runs=3; gsecs=2 ;;
   large) secs=10; runs=7; gsecs=5 ;;
-  *) secs=4; runs=5; gsecs=3 ;;
+  *) secs=3; runs=5; gsecs=3 ;;
 esac
 mkdir -p "$BENCH_OUT"
 tsv=$BENCH_OUT/baseline.tsv
