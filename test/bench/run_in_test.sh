@@ -67,6 +67,27 @@ check bench_validate_accepts_good python3 bench/report.py validate "$sample/raw/
   "$sample/raw/main/propagation/propagation-targets.tsv"
 check bench_validate_rejects_bad sh -c "! python3 bench/report.py validate '$sample/raw/main/broken/broken.tsv'"
 
+# bench/lib.sh, the helpers areas may use: medians, row order, validation, a refused bad target
+lib_ok() { # explicit checks: set -e does not act inside a tested function
+  (
+    export BENCH_OUT=$work/lib
+    . bench/lib.sh
+    bench_init demo || exit 1
+    for v in 1 5 3; do bench_sample upd channel_sync 1 "" tps tps "$v" || exit 1; done
+    for v in 9 8; do bench_sample upd limit 8 "" tps tps "$v" || exit 1; done
+    bench_write || exit 1
+    bench_target "a target" "3 tps" ">= 2 tps" yes || exit 1
+    bench_target "bad" "x" "y" maybe 2>/dev/null && exit 1
+    [ "$(sed -n 2p "$BENCH_TSV")" = "$(printf 'upd\tchannel_sync\t1\t\ttps\ttps\t3\t1\t5\t3')" ] || exit 1
+    [ "$(sed -n 3p "$BENCH_TSV")" = "$(printf 'upd\tlimit\t8\t\ttps\ttps\t8.5\t8\t9\t2')" ] || exit 1
+    [ "$(wc -l <"$BENCH_TARGETS")" -eq 2 ] || exit 1
+    [ "$(bench_median 4 1 3 2)" = 2.5 ] || exit 1
+    python3 bench/report.py validate "$BENCH_TSV" "$BENCH_TARGETS" >"$work/lib/validate.out" && exit 1
+    grep -q 'only 2 run' "$work/lib/validate.out"
+  )
+}
+check bench_lib_helpers lib_ok
+
 # the harness and every area script parse, and every area script is executable
 scripts_ok() {
   bash -n bench/run.sh || return 1
