@@ -161,10 +161,10 @@ run_one() {
   if [ -z "$note" ]; then
     say "$phase $area${size:+ SIZE=$size} (limit ${limit}s)"
     if [ "$phase" = growth ]; then
-      PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit GROWTH=1 SIZE=$size \
+      PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit BENCH_AREA_SECONDS=$((limit * 3 / 4)) GROWTH=1 SIZE=$size \
         timeout --kill-after=15 "$limit" "bench/$area/run.sh" >"$out/run.log" 2>&1 &
     else
-      PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit \
+      PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit BENCH_AREA_SECONDS=$((limit * 3 / 4)) \
         timeout --kill-after=15 "$limit" "bench/$area/run.sh" >"$out/run.log" 2>&1 &
     fi
     child=$!
