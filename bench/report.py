@@ -386,7 +386,7 @@ def exponent(points, per_op):
 
 
 def verdict(s):
-    """'linear' / 'flat' when per-unit cost stays within ±30 % from each size to the next, else how it grows."""
+    """'linear' / 'flat' when per-unit cost stays within ±30 % from each size to the next and overall."""
     pts = s["points"]
     if len(pts) < 2:
         return "not enough sizes measured to judge"
@@ -399,10 +399,11 @@ def verdict(s):
                        for a, b in zip(pts, pts[1:]) if not inside(b["step"]))
     unit = "per-operation" if s["per_op"] else "per-SKU"
     fit = f"∝ size^{k:.2f}" if s["per_op"] else f"total ∝ size^{k:.2f}"
-    if not breaks:
+    if not breaks and inside(total):
         if s["per_op"]:
             return f"**flat**: {unit} cost does not grow with the catalog (within ±30 % per step; {fit})"
         return f"**linear**: {unit} cost stays within ±30 % per step ({fit})"
+    breaks = breaks or "a gradual drift, each step within ±30 %"
     if inside(total):
         return (f"**uneven**: {unit} cost ×{total:.2f} over {span} ({fit}), but a step leaves the ±30 % band: "
                 f"{breaks} — noise or a threshold (cache, plan); run again to tell")
