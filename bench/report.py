@@ -613,8 +613,8 @@ class Report:
                "Each area that supports it ran again on fresh databases of three catalog sizes (`GROWTH=1 SIZE=n`). "
                "For a whole-catalog cost (a time unit) the table gives the cost per SKU; for a per-operation "
                "figure (tps, …/s, us/op) the cost per operation. *× prev* is the per-unit cost divided by the "
-               "previous size's: **linear** (or **flat** for per-operation figures) means every step stays "
-               "within ±30 %.", "")
+               "previous size's: **linear** (or **flat** for per-operation figures) means every step, and the "
+               "whole range, stays within ±30 %.", "")
         for a, g in self.growth.items():
             self.w(f"### {a}", "")
             statuses = [r for r in self.runs if r[0] == "growth" and r[1] == a and r[3] != "ok"]
