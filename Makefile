@@ -7,12 +7,12 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = channel_sync
 
 # One folder per capability; the install script is stitched from their SQL in this order.
-AREAS      = common allocation propagation ingest parity security
-CPP_SRCS   = $(foreach a,$(AREAS),$(sort $(wildcard src/$(a)/*.cpp)))
+EXT_AREAS  = common allocation propagation ingest parity security
+CPP_SRCS   = $(foreach a,$(EXT_AREAS),$(sort $(wildcard src/$(a)/*.cpp)))
 OBJS       = $(CPP_SRCS:.cpp=.o)
 # Pure C++ core: every file but the *_pg.cpp glue and src/common/ (the boundary).
 PURE_OBJS  = $(filter-out %_pg.o src/common/%,$(OBJS))
-SQL_PARTS  = $(foreach a,$(AREAS),$(sort $(wildcard src/$(a)/*.sql)))
+SQL_PARTS  = $(foreach a,$(EXT_AREAS),$(sort $(wildcard src/$(a)/*.sql)))
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(wildcard upgrade/$(EXTENSION)--*--*.sql)
