@@ -27,7 +27,7 @@ PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
 SHLIB_LINK  = -lstdc++ -lxxhash
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps test demo bench fuzz soak unit check-purity format core
+.PHONY: deps test demo bench fuzz soak unit check-purity format check-format core
 
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -83,4 +83,7 @@ soak:
 	@test/soak/run.sh
 
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'test/*.cpp' 'examples/*.cpp' 'bench/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'test/*.cpp' 'test/*.hpp' 'examples/*.cpp' 'examples/*.hpp' 'bench/*.cpp' 'bench/*.c')
+
+check-format:
+	clang-format --dry-run -Werror $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'test/*.cpp' 'test/*.hpp' 'examples/*.cpp' 'examples/*.hpp' 'bench/*.cpp' 'bench/*.c')

@@ -29,6 +29,8 @@ warnings=$(grep -c 'warning:' "$log_dir/build.log" || true)
 if [ "$warnings" -eq 0 ]; then echo "build: ok, no warnings"; count 1 0
 else grep 'warning:' "$log_dir/build.log" | head -20; echo "build: $warnings warnings"; count 0 1; fi
 if make -s check-purity; then count 1 0; else count 0 1; fi
+if make -s check-format >/dev/null 2>&1; then echo "check-format: ok (clang-format clean)"; count 1 0
+else echo "check-format: FAILED (run make format)"; count 0 1; fi
 
 step "pure C++ core: GoogleTest (ctest)"
 if make -s core >"$log_dir/core.log" 2>&1; then

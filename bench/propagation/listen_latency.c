@@ -15,8 +15,8 @@ static double now_us(void) {
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static PGconn *connect_or_die(void) {
-  PGconn *c = PQconnectdb("");
+static PGconn* connect_or_die(void) {
+  PGconn* c = PQconnectdb("");
   if (PQstatus(c) != CONNECTION_OK) {
     fprintf(stderr, "connect: %s", PQerrorMessage(c));
     exit(1);
@@ -24,8 +24,8 @@ static PGconn *connect_or_die(void) {
   return c;
 }
 
-static void exec_or_die(PGconn *c, const char *sql) {
-  PGresult *r = PQexec(c, sql);
+static void exec_or_die(PGconn* c, const char* sql) {
+  PGresult* r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
     fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
     exit(1);
@@ -33,7 +33,7 @@ static void exec_or_die(PGconn *c, const char *sql) {
   PQclear(r);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   int n = argc > 1 ? atoi(argv[1]) : 200, skus = argc > 2 ? atoi(argv[2]) : 1000;
   PGconn *listener = connect_or_die(), *writer = connect_or_die();
   exec_or_die(listener, "LISTEN channel_sync");
@@ -42,13 +42,14 @@ int main(int argc, char **argv) {
     char sql[256];
     snprintf(sql, sizeof sql,
              "UPDATE channel_sync.stock SET on_hand = on_hand %% 200 + 1 + %d "
-             "WHERE sku = 'B%05d' AND location_id = 'wh1'", i % 7, 1 + i % skus);
-    PGnotify *stale;
+             "WHERE sku = 'B%05d' AND location_id = 'wh1'",
+             i % 7, 1 + i % skus);
+    PGnotify* stale;
     PQconsumeInput(listener);
     while ((stale = PQnotifies(listener)) != NULL) PQfreemem(stale); /* earlier commits */
     double t0 = now_us();
     exec_or_die(writer, sql);
-    PGnotify *note = NULL;
+    PGnotify* note = NULL;
     while (note == NULL) {
       PQconsumeInput(listener);
       note = PQnotifies(listener);
