@@ -255,4 +255,4 @@ END
 $clean$;
 DROP FUNCTION public.trap(text);
 RESET client_min_messages;
-SELECT count(*) AS public_objects_left FROM pg_catalog.pg_proc WHERE pronamespace = 'public'::regnamespace;
+SELECT count(*) AS traps_left FROM pg_catalog.pg_proc WHERE pronamespace = 'public'::regnamespace AND prosrc ~ 'trap';
