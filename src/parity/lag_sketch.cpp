@@ -59,15 +59,15 @@ std::string bounds_error(const sketch& s) {
   auto in_bucket = [](double v, int32_t i) {
     return v >= kMinTracked && v <= kMaxTracked && bucket_index(v) == i + kMinIndex;
   };
-  bool max_ok = s.over > 0      ? s.max > kMaxTracked
-                : top >= 0      ? in_bucket(s.max, top)
-                : s.under > 0   ? s.max > 0 && s.max < kMinTracked
-                                : s.max == 0;
+  bool max_ok = s.over > 0    ? s.max > kMaxTracked
+                : top >= 0    ? in_bucket(s.max, top)
+                : s.under > 0 ? s.max > 0 && s.max < kMinTracked
+                              : s.max == 0;
   if (!max_ok) return "max does not lie in the highest non-empty bucket.";
-  bool min_ok = s.zeros > 0     ? s.min == 0
-                : s.under > 0   ? s.min > 0 && s.min < kMinTracked
-                : bottom >= 0   ? in_bucket(s.min, bottom)
-                                : s.min > kMaxTracked;
+  bool min_ok = s.zeros > 0   ? s.min == 0
+                : s.under > 0 ? s.min > 0 && s.min < kMinTracked
+                : bottom >= 0 ? in_bucket(s.min, bottom)
+                              : s.min > kMaxTracked;
   if (!min_ok) return "min does not lie in the lowest non-empty bucket.";
   return "";
 }
