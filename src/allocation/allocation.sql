@@ -18,12 +18,12 @@ CREATE FUNCTION channel_sync.allocate(pools integer[], rules channel_sync.alloc_
 COMMENT ON FUNCTION channel_sync.allocate(integer[], channel_sync.alloc_rule[]) IS 'The allocation engine: element i of the result is what channel i may list, given each channel''s pool and rule (what-if analysis).';
 
 CREATE FUNCTION channel_sync.available_to_sell(channel_id text, sku text) RETURNS integer
-  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'available_to_sell';
+  LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'available_to_sell';
 COMMENT ON FUNCTION channel_sync.available_to_sell(text, text) IS 'Units of the SKU the channel may list right now, from the truth and the allocation rules.';
 
 CREATE FUNCTION channel_sync.explain_allocation(sku text)
   RETURNS TABLE(channel_id text, pool integer, holdback integer, buffer integer, ats integer, limited_by text)
-  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'explain_allocation';
+  LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'explain_allocation';
 COMMENT ON FUNCTION channel_sync.explain_allocation(text) IS 'Per channel: the SKU''s pool, the units held back for other channels, the buffer, what it may list (ats) and the rule that decided it (limited_by).';
 
 CREATE FUNCTION channel_sync._compute_targets(skus text[] DEFAULT NULL)

@@ -905,6 +905,10 @@ prepared prepare(const delivery& d) {
   }
   if (p.reason.empty() && !d.event_type) p.reason = "event_type is missing";
   if (p.reason.empty() && !d.occurred_at) p.reason = "occurred_at must not be null";
+  // an event at +-infinity would order before or after every real one (a count at infinity
+  // would make every later count stale)
+  if (p.reason.empty() && TIMESTAMP_NOT_FINITE(*d.occurred_at))
+    p.reason = "occurred_at must be a finite timestamp";
   if (p.reason.empty()) {
     ig::parse_outcome parsed = ig::parse_event(p.type, canonical);
     if (parsed.ok)

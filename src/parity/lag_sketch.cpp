@@ -47,6 +47,31 @@ void refresh_range(sketch& s) {
   }
 }
 
+// min and max must lie where the counters put the smallest and the largest value: in the
+// lowest and the highest non-empty part (zeros, under 1 ms, a bucket, over 30 days).
+std::string bounds_error(const sketch& s) {
+  int32_t bottom = -1, top = -1;
+  for (int32_t i = 0; i < kBins; ++i) {
+    if (s.bins[i] == 0) continue;
+    if (bottom < 0) bottom = i;
+    top = i;
+  }
+  auto in_bucket = [](double v, int32_t i) {
+    return v >= kMinTracked && v <= kMaxTracked && bucket_index(v) == i + kMinIndex;
+  };
+  bool max_ok = s.over > 0    ? s.max > kMaxTracked
+                : top >= 0    ? in_bucket(s.max, top)
+                : s.under > 0 ? s.max > 0 && s.max < kMinTracked
+                              : s.max == 0;
+  if (!max_ok) return "max does not lie in the highest non-empty bucket.";
+  bool min_ok = s.zeros > 0   ? s.min == 0
+                : s.under > 0 ? s.min > 0 && s.min < kMinTracked
+                : bottom >= 0 ? in_bucket(s.min, bottom)
+                              : s.min > kMaxTracked;
+  if (!min_ok) return "min does not lie in the lowest non-empty bucket.";
+  return "";
+}
+
 // Checks the counters and bounds of a parsed sketch; returns a reason or "" when valid.
 std::string consistency_error(const sketch& s) {
   uint64_t total = 0;
@@ -60,7 +85,7 @@ std::string consistency_error(const sketch& s) {
   if (s.min < 0 || s.min > s.max) return "min and max must satisfy 0 <= min <= max.";
   if (s.zeros > 0 && s.min != 0) return "A sketch holding zeros must have min = 0.";
   if (s.zeros == 0 && s.min == 0) return "min = 0 requires a zero count.";
-  return "";
+  return bounds_error(s);
 }
 
 // Appends v as an unsigned LEB128 varint.

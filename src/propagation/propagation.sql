@@ -7,11 +7,11 @@
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.propagation_log_log_id_seq', '');
 
 CREATE FUNCTION channel_sync._retarget_on_change() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', '_retarget_on_change';
+  LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_retarget_on_change';
 COMMENT ON FUNCTION channel_sync._retarget_on_change() IS 'Internal trigger (C++): re-targets the SKUs a statement on a source-of-truth table may have changed (bundles of a changed component too; all SKUs for channel-wide changes).';
 
 CREATE FUNCTION channel_sync._enqueue_listing_changes() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', '_enqueue_listing_changes';
+  LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_enqueue_listing_changes';
 COMMENT ON FUNCTION channel_sync._enqueue_listing_changes() IS 'Internal trigger (C++): upserts the one outbox message per listing whose target_version moved and NOTIFYs channel_sync once per channel.';
 
 CREATE FUNCTION channel_sync._refuse_truncate() RETURNS trigger
@@ -24,7 +24,7 @@ COMMENT ON FUNCTION channel_sync._retry_backoff(integer) IS 'Internal: default r
 
 CREATE FUNCTION channel_sync._verify_targets()
   RETURNS TABLE(check_name text, channel_id text, sku text, expected text, found text)
-  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '_verify_targets';
+  LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_verify_targets';
 COMMENT ON FUNCTION channel_sync._verify_targets() IS 'Internal (C++): recomputes every target in one pass and reports target_drift and message_missing findings.';
 
 -- The triggers: one per table and event (transition tables allow one event per trigger),

@@ -16,14 +16,17 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA channel_sync TO cha
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA channel_sync TO channel_sync_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA channel_sync TO channel_sync_admin;
 
--- reader: the analyst's views and read-only functions
+-- reader: the analyst's views and read-only functions (available_to_sell and explain_allocation
+-- are SECURITY DEFINER: they read the truth for the caller, who has no base-table access)
 GRANT SELECT ON channel_sync.parity, channel_sync.channel_health, channel_sync.propagation_gaps,
                 channel_sync.reconciliation_daily, channel_sync.exceptions, channel_sync.health_thresholds,
                 channel_sync.parity_history
   TO channel_sync_reader;
 GRANT EXECUTE ON FUNCTION
   channel_sync.available_to_sell(text, text),
-  channel_sync.explain_allocation(text),
+  channel_sync.explain_allocation(text)
+  TO channel_sync_reader;
+GRANT EXECUTE ON FUNCTION
   channel_sync.allocate(integer[], channel_sync.alloc_rule[]),
   channel_sync.quantile(channel_sync.lag_sketch, double precision),
   channel_sync.quantiles(channel_sync.lag_sketch, double precision[]),
@@ -45,8 +48,9 @@ GRANT EXECUTE ON FUNCTION
   TO channel_sync_connector;
 
 -- connectors may read their own channels' messages, events, orders and listings, nothing else
+-- SECURITY DEFINER: the policy runs as the querying connector, which may not read channels.
 CREATE FUNCTION channel_sync._may_act_for(p_channel_id text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT EXISTS (
     SELECT 1 FROM channel_sync.channels c JOIN pg_catalog.pg_roles r ON r.rolname = c.connector_role
      WHERE c.channel_id = p_channel_id AND pg_catalog.pg_has_role(channel_sync._outer_user(), r.oid, 'MEMBER'))
