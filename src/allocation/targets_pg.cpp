@@ -246,20 +246,30 @@ const plan_spec kPlans[q_count] = {
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
 };
 
-SPIPlanPtr plans[q_count] = {};
+// [0]: planned per execution when it has parameters (the planner sees the arrays: a full or
+// large SKU set gets a seq scan); [1]: one generic plan for small SKU sets (the trigger path),
+// so a single-SKU statement does not re-plan every query (a custom plan for `= ANY($1)` with
+// one element looks cheaper than the generic one, so the plan cache never switches by itself).
+SPIPlanPtr plans[2][q_count] = {};
+
+// SKU sets up to this size use the generic plans.
+constexpr size_t kGenericPlanMaxSkus = 64;
 
 // The prepared plan for id, preparing and keeping it on first use.
-SPIPlanPtr plan(plan_id id) {
-  if (plans[id] != nullptr) return plans[id];
+SPIPlanPtr plan(plan_id id, bool generic = false) {
+  SPIPlanPtr* slot = &plans[generic ? 1 : 0][id];
+  if (*slot != nullptr) return *slot;
   const plan_spec* spec = &kPlans[id];
-  plans[id] = pg::guard([&] {
-    SPIPlanPtr p = SPI_prepare(spec->sql, spec->nargs, const_cast<Oid*>(spec->types));
+  int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
+  *slot = pg::guard([&] {
+    SPIPlanPtr p =
+        SPI_prepare_cursor(spec->sql, spec->nargs, const_cast<Oid*>(spec->types), options);
     if (p == nullptr)
       elog(ERROR, "channel_sync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(p);
     return p;
   });
-  return plans[id];
+  return *slot;
 }
 
 // A text[] Datum from strings (palloc'd in the current context).
@@ -364,6 +374,7 @@ class world {
   void allocate_sku(uint32_t i, channel_results& out,
                     std::vector<const std::string*>& prices) const;
   bool full() const { return full_; }
+  bool small() const { return small_; }
   Datum sku_array() const { return sku_array_; }
 
  private:
@@ -373,6 +384,7 @@ class world {
   void load_dynamic(const std::vector<std::string>* skus);
 
   bool full_ = true;
+  bool small_ = false;  // a few SKUs: generic plans
   Datum sku_array_ = 0;
   std::vector<channel_row> channels_;
   std::vector<sku_row> skus_;  // by SKU id (index_)
@@ -470,12 +482,14 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   Datum args[3];
   char nulls[3] = {' ', ' ', ' '};
   args[0] = text_array(dynamic_channels);
-  scan(plan(q_lag), args, nulls, {col::text, col::float8}, [&](const cell* cells, size_t n) {
-    for (size_t r = 0; r < n; ++r) {
-      int64_t c = find_channel(view(cells[r * 2]));
-      if (c >= 0 && !cells[r * 2 + 1].null) channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
-    }
-  });
+  scan(plan(q_lag, small_), args, nulls, {col::text, col::float8},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           int64_t c = find_channel(view(cells[r * 2]));
+           if (c >= 0 && !cells[r * 2 + 1].null)
+             channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
+         }
+       });
   double window_hours = velocity_window_minutes / 60.0;
   args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
   if (skus != nullptr) {
@@ -484,7 +498,7 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
     args[2] = 0;
     nulls[2] = 'n';
   }
-  scan(plan(q_velocity), args, nulls, {col::text, col::text, col::float8},
+  scan(plan(q_velocity, small_), args, nulls, {col::text, col::text, col::float8},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            int64_t c = find_channel(view(cells[r * 3]));
@@ -498,6 +512,7 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
 
 void world::load(const std::vector<std::string>* skus) {
   full_ = skus == nullptr;
+  small_ = !full_ && skus->size() <= kGenericPlanMaxSkus;
   load_channels();
   any_dynamic_ = false;
   for (const auto& ch : channels_) any_dynamic_ |= ch.def.dynamic_buffer;
@@ -506,8 +521,8 @@ void world::load(const std::vector<std::string>* skus) {
   Datum* a = full_ ? nullptr : args;
   const char* no_nulls = full_ ? nullptr : " ";
 
-  scan(plan(full_ ? q_skus_all : q_skus_some), a, no_nulls, {col::text, col::boolean, col::numeric},
-       [&](const cell* cells, size_t n) {
+  scan(plan(full_ ? q_skus_all : q_skus_some, small_), a, no_nulls,
+       {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
            uint32_t i = add_sku(view(row[0]), true);
@@ -519,7 +534,7 @@ void world::load(const std::vector<std::string>* skus) {
 
   // Bundle components (and, for a SKU subset, the components' own rows for their stock).
   std::vector<std::string> extra;
-  scan(plan(full_ ? q_components_all : q_components_some), a, no_nulls,
+  scan(plan(full_ ? q_components_all : q_components_some, small_), a, no_nulls,
        {col::text, col::text, col::int4}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -551,7 +566,7 @@ void world::load(const std::vector<std::string>* skus) {
     stock_args[0] = text_array(all_skus);
   }
   int64_t hint = -1;
-  scan(plan(full_ ? q_stock_all : q_stock_some), full_ ? nullptr : stock_args, no_nulls,
+  scan(plan(full_ ? q_stock_all : q_stock_some, small_), full_ ? nullptr : stock_args, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
          std::string_view last_loc;
          size_t loc = 0;
@@ -574,7 +589,7 @@ void world::load(const std::vector<std::string>* skus) {
          }
        });
 
-  scan(plan(full_ ? q_overrides_all : q_overrides_some), a, no_nulls,
+  scan(plan(full_ ? q_overrides_all : q_overrides_some, small_), a, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
@@ -590,7 +605,7 @@ void world::load(const std::vector<std::string>* skus) {
        });
 
   hint = -1;
-  scan(plan(full_ ? q_prices_all : q_prices_some), a, no_nulls,
+  scan(plan(full_ ? q_prices_all : q_prices_some, small_), a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -708,7 +723,7 @@ void listing_writer::flush() {
     for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
     return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
   });
-  SPIPlanPtr pl = plan(q_upsert);
+  SPIPlanPtr pl = plan(q_upsert, true);  // its plan does not depend on the arrays
   uint64 done = pg::guard([&] {
     int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
     if (rc != SPI_OK_INSERT)
@@ -755,7 +770,7 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
   Datum args[1];
   if (!w.full()) args[0] = w.sku_array();
   int64_t hint = -1;
-  scan(plan(w.full() ? q_listings_all : q_listings_some), w.full() ? nullptr : args,
+  scan(plan(w.full() ? q_listings_all : q_listings_some, w.small()), w.full() ? nullptr : args,
        w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
