@@ -153,7 +153,6 @@ enum plan_id {
   q_lag,
   q_velocity,
   q_upsert,
-  q_update,
   q_small,
   q_count
 };
@@ -244,16 +243,6 @@ const plan_spec kPlans[q_count] = {
      "        target_version = l.target_version + 1, target_since = pg_catalog.now()"
      "  WHERE (l.target_qty, l.target_price) IS DISTINCT FROM"
      "        (EXCLUDED.target_qty, EXCLUDED.target_price)",
-     4,
-     {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
-    // the listings the scan found: one index probe each instead of an upsert's speculative
-    // insertion (conflict check, lock, update)
-    {"UPDATE channel_sync.listings AS l SET target_qty = u.qty, target_price = u.price,"
-     " target_version = l.target_version + 1, target_since = pg_catalog.now()"
-     "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
-     "                  pg_catalog.unnest($4)) AS u(channel_id, sku, qty, price)"
-     "  WHERE l.channel_id = u.channel_id AND l.sku = u.sku"
-     "    AND (l.target_qty, l.target_price) IS DISTINCT FROM (u.qty, u.price)",
      4,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
     // Everything a small SKU set needs, in one query (one executor start-up instead of nine):
@@ -887,9 +876,6 @@ std::string numeric_text(const std::string& payload) {
 // The changed rows of one retarget, flushed to listings every kWriteChunk rows.
 class listing_writer {
  public:
-  // existing: every row added has a listing (seen by the scan): UPDATE, and upsert only the
-  // rows the UPDATE did not reach (a listing deleted meanwhile); else upsert.
-  explicit listing_writer(bool existing = false) : existing_(existing) {}
   void add(const std::string& channel, std::string_view sku, int32_t qty,
            const std::string& price) {
     channels_.push_back(channel);
@@ -904,7 +890,6 @@ class listing_writer {
   void report(size_t total) { report_total_ = total; }
 
  private:
-  bool existing_;
   size_t report_total_ = 0;
   size_t sent_ = 0;
   std::vector<std::string> channels_, skus_;
@@ -931,28 +916,16 @@ void listing_writer::flush() {
     for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
     return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
   });
-  SPIPlanPtr update = existing_ ? plan(q_update, true) : nullptr;
-  SPIPlanPtr upsert = plan(q_upsert, true);  // these plans do not depend on the arrays
+  SPIPlanPtr pl = plan(q_upsert, true);  // its plan does not depend on the arrays
   uint64 done = pg::guard([&] {
-    uint64 rows = 0;
-    if (update != nullptr) {
-      int rc = SPI_execute_plan(update, args, nullptr, false, 0);
-      if (rc != SPI_OK_UPDATE)
-        elog(ERROR, "channel_sync: listings update failed: %s", SPI_result_code_string(rc));
-      rows = SPI_processed;
-    }
-    // the upsert skips rows already at their target, so re-sending updated rows is harmless
-    if (update == nullptr || rows < static_cast<uint64>(n)) {
-      int rc = SPI_execute_plan(upsert, args, nullptr, false, 0);
-      if (rc != SPI_OK_INSERT)
-        elog(ERROR, "channel_sync: listings upsert failed: %s", SPI_result_code_string(rc));
-      rows += SPI_processed;
-    }
+    int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT)
+      elog(ERROR, "channel_sync: listings upsert failed: %s", SPI_result_code_string(rc));
     pfree(DatumGetPointer(args[0]));
     pfree(DatumGetPointer(args[1]));
     pfree(DatumGetPointer(args[2]));
     pfree(DatumGetPointer(args[3]));
-    return rows;
+    return SPI_processed;
   });
   written_ += static_cast<int64_t>(done);
   sent_ += qty_.size();
@@ -1014,31 +987,24 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
            }
          });
   }
-  listing_writer inserts, updates(true);
+  listing_writer writer;
   if (w.full()) {
-    size_t to_insert = 0, to_update = 0;
+    size_t to_write = 0;
     for (uint32_t i = 0; i < ns; ++i)
       if (rows[i].wanted)
-        for (size_t c = 0; c < nc; ++c) {
-          to_insert += state[i * nc + c] == 0 ? 1 : 0;
-          to_update += state[i * nc + c] == 2 ? 1 : 0;
-        }
-    inserts.report(to_insert);
-    updates.report(to_update);
+        for (size_t c = 0; c < nc; ++c) to_write += state[i * nc + c] != 1 ? 1 : 0;
+    writer.report(to_write);
   }
   for (uint32_t i = 0; i < ns; ++i) {
     if (!rows[i].wanted) continue;
     for (size_t c = 0; c < nc; ++c) {
       size_t k = i * nc + c;
-      if (state[k] == 1) continue;
-      (state[k] == 0 ? inserts : updates)
-          .add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k]);
+      if (state[k] != 1) writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k]);
     }
   }
-  inserts.flush();
-  updates.flush();
+  writer.flush();
   (void)skus;
-  return inserts.written() + updates.written();
+  return writer.written();
 }
 
 // Restores pg_stat_activity.query after a long run reported progress in it.
