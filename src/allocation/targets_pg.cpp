@@ -246,15 +246,16 @@ const plan_spec kPlans[q_count] = {
      4,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
     // Everything a small SKU set needs, in one query (one executor start-up instead of nine):
-    // the scans above, tagged by kind (see small_row) and in kind order. Columns: kind, a, b,
-    // n (numeric), f (float8), i1..i7 (int4).
-    {"SELECT 0, c.channel_id, NULL::text, NULL::numeric,"
+    // the scans above, tagged by kind (see small_row); an Append returns its branches in
+    // order, so kinds arrive in order (checked). Columns: kind, a, b, n (numeric), f (float8),
+    // i1..i7 (int4).
+    {"(SELECT 0, c.channel_id, NULL::text, NULL::numeric,"
      " pg_catalog.date_part('epoch', c.lag_target)::float8, r.buffer, (r.reserve_pct * 100)::int4,"
      " (r.list_pct * 100)::int4, r.cap, r.low_stock_cutoff, r.dynamic_buffer::int4, c.active::int4"
      " FROM channel_sync.channels c LEFT JOIN channel_sync.allocation_rules r"
-     " ON r.channel_id = c.channel_id AND r.sku IS NULL"
-     " UNION ALL SELECT 1, location_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-     " active::int4 FROM channel_sync.locations"
+     " ON r.channel_id = c.channel_id AND r.sku IS NULL ORDER BY c.channel_id)"
+     " UNION ALL (SELECT 1, location_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+     " active::int4 FROM channel_sync.locations ORDER BY location_id)"
      " UNION ALL SELECT 2, channel_id, location_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
      " NULL, NULL FROM channel_sync.channel_locations"
      " UNION ALL SELECT 3, sku, NULL, base_price, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
@@ -275,8 +276,7 @@ const plan_spec kPlans[q_count] = {
      " NULL FROM channel_sync.channels c JOIN channel_sync.channel_prices p"
      " ON p.channel_id = c.channel_id AND p.sku = ANY($1)"
      " UNION ALL SELECT 8, sku, channel_id, target_price, NULL, target_qty, NULL, NULL, NULL, NULL,"
-     " NULL, NULL FROM channel_sync.listings WHERE sku = ANY($1)"
-     " ORDER BY 1, 2",
+     " NULL, NULL FROM channel_sync.listings WHERE sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
 };
@@ -550,6 +550,9 @@ enum small_col { k_kind, k_a, k_b, k_n, k_f, k_i1, k_i2, k_i3, k_i4, k_i5, k_i6,
 void world::small_row(const cell* row, int& stage, std::vector<bool>& active,
                       std::vector<char>& listed, std::vector<char>& lists_any) {
   int kind = static_cast<int>(row[k_kind].i);
+  if (kind < stage)
+    throw user_error(sqlstate::kInternalError,
+                     "channel_sync: rows of the small-set query out of order");
   if (stage < 2 && kind >= 2) {  // channels and locations are known
     if (channels_.size() > 60000)
       throw user_error(sqlstate::kInvalidParameterValue, "too many channels",
