@@ -153,6 +153,7 @@ enum plan_id {
   q_lag,
   q_velocity,
   q_upsert,
+  q_small,
   q_count
 };
 
@@ -244,22 +245,66 @@ const plan_spec kPlans[q_count] = {
      "        (EXCLUDED.target_qty, EXCLUDED.target_price)",
      4,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
+    // Everything a small SKU set needs, in one query (one executor start-up instead of nine):
+    // the scans above, tagged by kind (see small_row); an Append returns its branches in
+    // order, so kinds arrive in order (checked). Columns: kind, a, b, n (numeric), f (float8),
+    // i1..i7 (int4).
+    {"(SELECT 0, c.channel_id, NULL::text, NULL::numeric,"
+     " pg_catalog.date_part('epoch', c.lag_target)::float8, r.buffer, (r.reserve_pct * 100)::int4,"
+     " (r.list_pct * 100)::int4, r.cap, r.low_stock_cutoff, r.dynamic_buffer::int4, c.active::int4"
+     " FROM channel_sync.channels c LEFT JOIN channel_sync.allocation_rules r"
+     " ON r.channel_id = c.channel_id AND r.sku IS NULL ORDER BY c.channel_id)"
+     " UNION ALL (SELECT 1, location_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+     " active::int4 FROM channel_sync.locations ORDER BY location_id)"
+     " UNION ALL SELECT 2, channel_id, location_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+     " NULL, NULL FROM channel_sync.channel_locations"
+     " UNION ALL SELECT 3, sku, NULL, base_price, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+     " (kind = 'bundle')::int4 FROM channel_sync.skus WHERE sku = ANY($1)"
+     " UNION ALL SELECT 4, bundle_sku, component_sku, NULL, NULL, qty_per, NULL, NULL, NULL, NULL,"
+     " NULL, NULL FROM channel_sync.bundle_components WHERE bundle_sku = ANY($1)"
+     " UNION ALL SELECT 5, sku, location_id, NULL, NULL, on_hand, reserved, safety_stock, NULL,"
+     " NULL, NULL, NULL FROM channel_sync.stock WHERE sku = ANY($1)"
+     " UNION ALL SELECT 5, s.sku, s.location_id, NULL, NULL, s.on_hand, s.reserved,"
+     " s.safety_stock, NULL, NULL, NULL, NULL FROM channel_sync.stock s"
+     " WHERE s.sku IN (SELECT b.component_sku FROM channel_sync.bundle_components b"
+     " WHERE b.bundle_sku = ANY($1)) AND s.sku <> ALL($1)"
+     " UNION ALL SELECT 6, r.sku, r.channel_id, NULL, NULL, r.buffer, (r.reserve_pct * 100)::int4,"
+     " (r.list_pct * 100)::int4, r.cap, r.low_stock_cutoff, r.dynamic_buffer::int4, NULL"
+     " FROM channel_sync.channels c JOIN channel_sync.allocation_rules r"
+     " ON r.channel_id = c.channel_id AND r.sku = ANY($1)"
+     " UNION ALL SELECT 7, p.sku, p.channel_id, p.price, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+     " NULL FROM channel_sync.channels c JOIN channel_sync.channel_prices p"
+     " ON p.channel_id = c.channel_id AND p.sku = ANY($1)"
+     " UNION ALL SELECT 8, sku, channel_id, target_price, NULL, target_qty, NULL, NULL, NULL, NULL,"
+     " NULL, NULL FROM channel_sync.listings WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
 };
 
-SPIPlanPtr plans[q_count] = {};
+// [0]: planned per execution when it has parameters (the planner sees the arrays: a full or
+// large SKU set gets a seq scan); [1]: one generic plan for small SKU sets (the trigger path),
+// so a single-SKU statement does not re-plan every query (a custom plan for `= ANY($1)` with
+// one element looks cheaper than the generic one, so the plan cache never switches by itself).
+SPIPlanPtr plans[2][q_count] = {};
+
+// SKU sets up to this size use the generic plans.
+constexpr size_t kGenericPlanMaxSkus = 64;
 
 // The prepared plan for id, preparing and keeping it on first use.
-SPIPlanPtr plan(plan_id id) {
-  if (plans[id] != nullptr) return plans[id];
+SPIPlanPtr plan(plan_id id, bool generic = false) {
+  SPIPlanPtr* slot = &plans[generic ? 1 : 0][id];
+  if (*slot != nullptr) return *slot;
   const plan_spec* spec = &kPlans[id];
-  plans[id] = pg::guard([&] {
-    SPIPlanPtr p = SPI_prepare(spec->sql, spec->nargs, const_cast<Oid*>(spec->types));
+  int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
+  *slot = pg::guard([&] {
+    SPIPlanPtr p =
+        SPI_prepare_cursor(spec->sql, spec->nargs, const_cast<Oid*>(spec->types), options);
     if (p == nullptr)
       elog(ERROR, "channel_sync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(p);
     return p;
   });
-  return plans[id];
+  return *slot;
 }
 
 // A text[] Datum from strings (palloc'd in the current context).
@@ -364,15 +409,32 @@ class world {
   void allocate_sku(uint32_t i, channel_results& out,
                     std::vector<const std::string*>& prices) const;
   bool full() const { return full_; }
+  bool small() const { return small_; }
   Datum sku_array() const { return sku_array_; }
+  // The current listings of the SKUs, when load() read them with the rest (small sets).
+  struct seen_listing {
+    uint32_t sku, channel;
+    bool qty_null, price_null;
+    int32_t qty;
+    std::string price;  // numeric payload
+  };
+  bool listings_loaded() const { return listings_loaded_; }
+  const std::vector<seen_listing>& listings() const { return listings_; }
 
  private:
   uint32_t add_sku(std::string_view s, bool wanted);
   rule read_rule(const cell* row, int first) const;
   void load_channels();
+  void load_small(const std::vector<std::string>& skus);
+  void small_row(const cell* row, int& stage, std::vector<bool>& active, std::vector<char>& listed,
+                 std::vector<char>& lists_any);
+  void finish_channels(const std::vector<bool>& active, const std::vector<char>& listed,
+                       const std::vector<char>& lists_any);
+  void finish_components();
   void load_dynamic(const std::vector<std::string>* skus);
 
   bool full_ = true;
+  bool small_ = false;  // a few SKUs: generic plans
   Datum sku_array_ = 0;
   std::vector<channel_row> channels_;
   std::vector<sku_row> skus_;  // by SKU id (index_)
@@ -385,6 +447,8 @@ class world {
   std::vector<price_row> prices_;
   std::unordered_map<uint64_t, double> velocity_;
   bool any_dynamic_ = false;
+  bool listings_loaded_ = false;
+  std::vector<seen_listing> listings_;
 };
 
 uint32_t world::add_sku(std::string_view s, bool wanted) {
@@ -448,6 +512,14 @@ void world::load_channels() {
            lists_any[c] = 1;
          }
        });
+  finish_channels(active, listed, lists_any);
+}
+
+// Which channels each location feeds: a channel with channel_locations rows is fed by those
+// that are active; a channel without any is fed by every active location.
+void world::finish_channels(const std::vector<bool>& active, const std::vector<char>& listed,
+                            const std::vector<char>& lists_any) {
+  size_t nc = channels_.size(), nl = locations_.size();
   location_feeds_.assign(nl, {});
   for (size_t c = 0; c < nc; ++c)
     for (size_t l = 0; l < nl; ++l)
@@ -455,6 +527,149 @@ void world::load_channels() {
         location_feeds_[l].push_back(static_cast<uint16_t>(c));
         channels_[c].has_locations = true;
       }
+}
+
+// Groups the components by bundle (comp_begin / comp_end of each bundle).
+void world::finish_components() {
+  std::sort(components_.begin(), components_.end(),
+            [](const component_row& x, const component_row& y) { return x.bundle < y.bundle; });
+  for (size_t k = 0; k < components_.size();) {
+    size_t end = k;
+    while (end < components_.size() && components_[end].bundle == components_[k].bundle) ++end;
+    skus_[components_[k].bundle].comp_begin = static_cast<uint32_t>(k);
+    skus_[components_[k].bundle].comp_end = static_cast<uint32_t>(end);
+    k = end;
+  }
+}
+
+// Columns of q_small.
+enum small_col { k_kind, k_a, k_b, k_n, k_f, k_i1, k_i2, k_i3, k_i4, k_i5, k_i6, k_i7, k_ncols };
+
+// One row of q_small (kinds arrive in order; stage = the last kind seen, whose loading is
+// finished when a later kind arrives).
+void world::small_row(const cell* row, int& stage, std::vector<bool>& active,
+                      std::vector<char>& listed, std::vector<char>& lists_any) {
+  int kind = static_cast<int>(row[k_kind].i);
+  if (kind < stage)
+    throw user_error(sqlstate::kInternalError,
+                     "channel_sync: rows of the small-set query out of order");
+  if (stage < 2 && kind >= 2) {  // channels and locations are known
+    if (channels_.size() > 60000)
+      throw user_error(sqlstate::kInvalidParameterValue, "too many channels",
+                       "channel_sync allocates over at most 60000 channels.");
+    listed.assign(channels_.size() * locations_.size(), 0);
+    lists_any.assign(channels_.size(), 0);
+  }
+  if (stage < 3 && kind >= 3) finish_channels(active, listed, lists_any);
+  if (stage < 5 && kind >= 5) {  // SKUs and components are known
+    finish_components();
+    pools_.assign(skus_.size() * channels_.size(), 0);
+  }
+  stage = kind;
+  const cell& a = row[k_a];
+  const cell& b = row[k_b];
+  switch (kind) {
+    case 0: {
+      channel_row ch;
+      ch.id.assign(view(a));
+      ch.active = row[k_i7].i != 0;
+      ch.lag_hours = row[k_f].f / 3600.0;
+      if (!row[k_i1].null) ch.def = read_rule(row, k_i1);
+      any_dynamic_ |= ch.def.dynamic_buffer;
+      channels_.push_back(std::move(ch));
+      break;
+    }
+    case 1:
+      locations_.emplace_back(view(a));
+      active.push_back(row[k_i7].i != 0);
+      break;
+    case 2: {
+      int64_t c = find_channel(view(a));
+      auto loc = std::lower_bound(locations_.begin(), locations_.end(), view(b));
+      if (c < 0 || loc == locations_.end()) break;
+      listed[c * locations_.size() + (loc - locations_.begin())] = 1;
+      lists_any[c] = 1;
+      break;
+    }
+    case 3: {
+      uint32_t i = add_sku(view(a), true);
+      skus_[i].bundle = row[k_i7].i != 0;
+      skus_[i].base_price.assign(row[k_n].str, static_cast<size_t>(row[k_n].len));
+      break;
+    }
+    case 4: {
+      int64_t bundle = find_sku(view(a));
+      if (bundle < 0) break;
+      uint32_t comp = add_sku(view(b), false);
+      components_.push_back({static_cast<uint32_t>(bundle), comp, row[k_i1].i});
+      break;
+    }
+    case 5: {
+      int64_t sku = find_sku(view(a));
+      if (sku < 0) break;
+      auto it = std::lower_bound(locations_.begin(), locations_.end(), view(b));
+      if (it == locations_.end() || *it != view(b)) break;
+      int64_t sellable = row[k_i1].i - row[k_i2].i - row[k_i3].i;
+      if (sellable <= 0) break;
+      int64_t* p = &pools_[static_cast<size_t>(sku) * channels_.size()];
+      for (uint16_t c : location_feeds_[static_cast<size_t>(it - locations_.begin())])
+        p[c] += sellable;
+      break;
+    }
+    case 6: {
+      int64_t sku = find_sku(view(a));
+      int64_t c = find_channel(view(b));
+      if (sku < 0 || c < 0) break;
+      rule rl = read_rule(row, k_i1);
+      any_dynamic_ |= rl.dynamic_buffer;
+      overrides_.push_back({skus_[sku].first_override, static_cast<uint32_t>(c), rl});
+      skus_[sku].first_override = static_cast<uint32_t>(overrides_.size() - 1);
+      break;
+    }
+    case 7: {
+      int64_t sku = find_sku(view(a));
+      int64_t c = find_channel(view(b));
+      if (sku < 0 || c < 0) break;
+      prices_.push_back({skus_[sku].first_price, static_cast<uint32_t>(c),
+                         std::string(row[k_n].str, static_cast<size_t>(row[k_n].len))});
+      skus_[sku].first_price = static_cast<uint32_t>(prices_.size() - 1);
+      break;
+    }
+    case 8: {
+      int64_t sku = find_sku(view(a));
+      int64_t c = find_channel(view(b));
+      if (sku < 0 || c < 0) break;
+      const cell& n = row[k_n];
+      listings_.push_back(
+          {static_cast<uint32_t>(sku), static_cast<uint32_t>(c), row[k_i1].null, n.null,
+           static_cast<int32_t>(row[k_i1].i),
+           n.null ? std::string() : std::string(n.str, static_cast<size_t>(n.len))});
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// load() for a small SKU set: one query (q_small) instead of one per table.
+void world::load_small(const std::vector<std::string>& skus) {
+  Datum args[1] = {sku_array_ = text_array(skus)};
+  int stage = -1;
+  std::vector<bool> active;
+  std::vector<char> listed, lists_any;
+  scan(plan(q_small, true), args, " ",
+       {col::int4, col::text, col::text, col::numeric, col::float8, col::int4, col::int4, col::int4,
+        col::int4, col::int4, col::int4, col::int4},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r)
+           small_row(cells + r * k_ncols, stage, active, listed, lists_any);
+       });
+  // kinds that had no rows still need their loading finished
+  cell end[k_ncols] = {};
+  end[k_kind].i = 9;
+  small_row(end, stage, active, listed, lists_any);
+  listings_loaded_ = true;
+  if (any_dynamic_) load_dynamic(&skus);
 }
 
 void world::load_dynamic(const std::vector<std::string>* skus) {
@@ -470,12 +685,14 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   Datum args[3];
   char nulls[3] = {' ', ' ', ' '};
   args[0] = text_array(dynamic_channels);
-  scan(plan(q_lag), args, nulls, {col::text, col::float8}, [&](const cell* cells, size_t n) {
-    for (size_t r = 0; r < n; ++r) {
-      int64_t c = find_channel(view(cells[r * 2]));
-      if (c >= 0 && !cells[r * 2 + 1].null) channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
-    }
-  });
+  scan(plan(q_lag, small_), args, nulls, {col::text, col::float8},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           int64_t c = find_channel(view(cells[r * 2]));
+           if (c >= 0 && !cells[r * 2 + 1].null)
+             channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
+         }
+       });
   double window_hours = velocity_window_minutes / 60.0;
   args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
   if (skus != nullptr) {
@@ -484,7 +701,7 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
     args[2] = 0;
     nulls[2] = 'n';
   }
-  scan(plan(q_velocity), args, nulls, {col::text, col::text, col::float8},
+  scan(plan(q_velocity, small_), args, nulls, {col::text, col::text, col::float8},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            int64_t c = find_channel(view(cells[r * 3]));
@@ -498,6 +715,8 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
 
 void world::load(const std::vector<std::string>* skus) {
   full_ = skus == nullptr;
+  small_ = !full_ && skus->size() <= kGenericPlanMaxSkus;
+  if (small_) return load_small(*skus);
   load_channels();
   any_dynamic_ = false;
   for (const auto& ch : channels_) any_dynamic_ |= ch.def.dynamic_buffer;
@@ -506,8 +725,8 @@ void world::load(const std::vector<std::string>* skus) {
   Datum* a = full_ ? nullptr : args;
   const char* no_nulls = full_ ? nullptr : " ";
 
-  scan(plan(full_ ? q_skus_all : q_skus_some), a, no_nulls, {col::text, col::boolean, col::numeric},
-       [&](const cell* cells, size_t n) {
+  scan(plan(full_ ? q_skus_all : q_skus_some, small_), a, no_nulls,
+       {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
            uint32_t i = add_sku(view(row[0]), true);
@@ -519,7 +738,7 @@ void world::load(const std::vector<std::string>* skus) {
 
   // Bundle components (and, for a SKU subset, the components' own rows for their stock).
   std::vector<std::string> extra;
-  scan(plan(full_ ? q_components_all : q_components_some), a, no_nulls,
+  scan(plan(full_ ? q_components_all : q_components_some, small_), a, no_nulls,
        {col::text, col::text, col::int4}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -531,15 +750,7 @@ void world::load(const std::vector<std::string>* skus) {
            components_.push_back({static_cast<uint32_t>(b), comp, row[2].i});
          }
        });
-  std::sort(components_.begin(), components_.end(),
-            [](const component_row& x, const component_row& y) { return x.bundle < y.bundle; });
-  for (size_t k = 0; k < components_.size();) {
-    size_t end = k;
-    while (end < components_.size() && components_[end].bundle == components_[k].bundle) ++end;
-    skus_[components_[k].bundle].comp_begin = static_cast<uint32_t>(k);
-    skus_[components_[k].bundle].comp_end = static_cast<uint32_t>(end);
-    k = end;
-  }
+  finish_components();
 
   // Stock: each location's sellable units add to the pool of every channel it feeds.
   size_t nc = channels_.size();
@@ -551,7 +762,7 @@ void world::load(const std::vector<std::string>* skus) {
     stock_args[0] = text_array(all_skus);
   }
   int64_t hint = -1;
-  scan(plan(full_ ? q_stock_all : q_stock_some), full_ ? nullptr : stock_args, no_nulls,
+  scan(plan(full_ ? q_stock_all : q_stock_some, small_), full_ ? nullptr : stock_args, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
          std::string_view last_loc;
          size_t loc = 0;
@@ -574,7 +785,7 @@ void world::load(const std::vector<std::string>* skus) {
          }
        });
 
-  scan(plan(full_ ? q_overrides_all : q_overrides_some), a, no_nulls,
+  scan(plan(full_ ? q_overrides_all : q_overrides_some, small_), a, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
@@ -590,7 +801,7 @@ void world::load(const std::vector<std::string>* skus) {
        });
 
   hint = -1;
-  scan(plan(full_ ? q_prices_all : q_prices_some), a, no_nulls,
+  scan(plan(full_ ? q_prices_all : q_prices_some, small_), a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -708,7 +919,7 @@ void listing_writer::flush() {
     for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
     return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
   });
-  SPIPlanPtr pl = plan(q_upsert);
+  SPIPlanPtr pl = plan(q_upsert, true);  // its plan does not depend on the arrays
   uint64 done = pg::guard([&] {
     int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
     if (rc != SPI_OK_INSERT)
@@ -752,25 +963,33 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
   }
   // 0 = no listing yet, 1 = same target, 2 = changed
   std::vector<uint8_t> state(ns * nc, 0);
-  Datum args[1];
-  if (!w.full()) args[0] = w.sku_array();
-  int64_t hint = -1;
-  scan(plan(w.full() ? q_listings_all : q_listings_some), w.full() ? nullptr : args,
-       w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
-       [&](const cell* cells, size_t n) {
-         for (size_t r = 0; r < n; ++r) {
-           const cell* row = cells + r * 4;
-           int64_t s = w.find_sku(view(row[0]), hint);
-           int64_t c = w.find_channel(view(row[1]));
-           if (s < 0 || c < 0 || !rows[s].wanted) continue;
-           size_t k = static_cast<size_t>(s) * nc + static_cast<size_t>(c);
-           const std::string* price = target_price[k];
-           bool same = !row[2].null && row[2].i == target[k] && !row[3].null &&
-                       static_cast<size_t>(row[3].len) == price->size() &&
-                       std::memcmp(row[3].str, price->data(), price->size()) == 0;
-           state[k] = same ? 1 : 2;
-         }
-       });
+  // a listing is the same when its qty and price payload equal the target
+  auto compare = [&](int64_t s, int64_t c, bool qty_null, int64_t qty, bool price_null,
+                     const char* price_data, size_t price_len) {
+    if (s < 0 || c < 0 || !rows[s].wanted) return;
+    size_t k = static_cast<size_t>(s) * nc + static_cast<size_t>(c);
+    const std::string* price = target_price[k];
+    bool same = !qty_null && qty == target[k] && !price_null && price_len == price->size() &&
+                std::memcmp(price_data, price->data(), price->size()) == 0;
+    state[k] = same ? 1 : 2;
+  };
+  if (w.listings_loaded()) {
+    for (const auto& l : w.listings())
+      compare(l.sku, l.channel, l.qty_null, l.qty, l.price_null, l.price.data(), l.price.size());
+  } else {
+    Datum args[1];
+    if (!w.full()) args[0] = w.sku_array();
+    int64_t hint = -1;
+    scan(plan(w.full() ? q_listings_all : q_listings_some, w.small()), w.full() ? nullptr : args,
+         w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
+         [&](const cell* cells, size_t n) {
+           for (size_t r = 0; r < n; ++r) {
+             const cell* row = cells + r * 4;
+             compare(w.find_sku(view(row[0]), hint), w.find_channel(view(row[1])), row[2].null,
+                     row[2].i, row[3].null, row[3].str, static_cast<size_t>(row[3].len));
+           }
+         });
+  }
   listing_writer writer;
   if (w.full()) {
     size_t to_write = 0;

@@ -46,9 +46,18 @@ struct watched_table {
   ") SELECT s.sku FROM s UNION " \
   "SELECT b.bundle_sku FROM channel_sync.bundle_components b JOIN s ON b.component_sku = s.sku"
 
+// A stock row whose image (key and quantities) is the same before and after the statement
+// changed nothing a target depends on: an UPDATE rewriting the same values re-targets nothing.
+#define CS_STOCK_SAME(a, b)                                                        \
+  "NOT EXISTS (SELECT FROM " a " x WHERE x.sku = " b ".sku AND x.location_id = " b \
+  ".location_id AND x.on_hand = " b ".on_hand AND x.reserved = " b                 \
+  ".reserved AND x.safety_stock = " b ".safety_stock)"
+
 const watched_table kWatched[] = {
     {"stock", CS_WITH_BUNDLES("SELECT sku FROM new_rows"),
-     CS_WITH_BUNDLES("SELECT sku FROM new_rows UNION SELECT sku FROM old_rows"),
+     CS_WITH_BUNDLES("SELECT n.sku FROM new_rows n WHERE " CS_STOCK_SAME(
+         "old_rows", "n") " UNION SELECT o.sku FROM old_rows o WHERE " CS_STOCK_SAME("new_rows",
+                                                                                     "o")),
      CS_WITH_BUNDLES("SELECT sku FROM old_rows")},
     {"allocation_rules", CS_WITH_BUNDLES("SELECT sku FROM new_rows"),
      CS_WITH_BUNDLES("SELECT sku FROM new_rows UNION SELECT sku FROM old_rows"),
@@ -76,6 +85,7 @@ const watched_table kWatched[] = {
 };
 
 #undef CS_WITH_BUNDLES
+#undef CS_STOCK_SAME
 
 // Upserts the outbox message of every listing whose target_version moved. A dead message
 // is revived (pending, attempts reset, enqueued_at now) and keeps its first_change_at; a
