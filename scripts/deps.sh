@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib  # server, PGXS, pg_regress, pg_isolation_regress
-  g++ make cmake clang-14 llvm-14                            # core build, PGXS bitcode step
+  g++ make cmake clang-14 llvm-14 clang-format               # core build, PGXS bitcode step, formatter
   libboost-dev libgtest-dev                                  # Boost.Container, GoogleTest
   libxxhash-dev                                              # XXH3-128 event fingerprints
   libpq-dev libpqxx-dev                                      # connector example, load tools
