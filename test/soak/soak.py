@@ -99,7 +99,7 @@ def ingest_worker(worker, deadline, stop, pids, results):
     while pacer.wait():
         n += 1
         if sent and rng.random() < DUP_RATE:
-            channel, key, etype, payload = rng.choice(sent)
+            channel, key, etype, payload, at = rng.choice(sent)
             kind = "ingest_duplicate"
         else:
             channel = rng.choice(CHANNELS)
@@ -118,13 +118,14 @@ def ingest_worker(worker, deadline, stop, pids, results):
                 payload = {"order_id": key, "lines": [{"sku": rng.choice(SKUS), "qty": rng.randint(1, 2)}
                                                       for _ in range(rng.randint(1, 3))]}
                 open_orders.append((channel, key))
-            sent.append((channel, key, etype, payload))
+            at = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+            sent.append((channel, key, etype, payload, at))
             if len(sent) > 5000:
                 sent.pop(0)
             kind = "ingest_" + etype
         rows = timed(cur, lat, kind,
-                     "SELECT status FROM channel_sync.ingest(%s, %s, %s, %s::jsonb, now())",
-                     (channel, key, etype, json.dumps(payload)))
+                     "SELECT status FROM channel_sync.ingest(%s, %s, %s, %s::jsonb, %s)",
+                     (channel, key, etype, json.dumps(payload), at))
         if rows:
             statuses[rows[0][0]] = statuses.get(rows[0][0], 0) + 1
     c.close()
@@ -141,7 +142,7 @@ def stock_worker(deadline, stop, pids, results):
     while pacer.wait():
         if rng.random() < 0.5:
             timed(cur, lat, "stock_update_on_hand",
-                  "UPDATE channel_sync.stock SET on_hand = on_hand + %s WHERE sku = %s AND location_id = %s "
+                  "UPDATE channel_sync.stock SET on_hand = greatest(0, on_hand + %s) WHERE sku = %s AND location_id = %s "
                   "RETURNING 1", (rng.choice([-1, 1, 4]), rng.choice(SKUS), rng.choice(LOCATIONS)))
         else:
             timed(cur, lat, "stock_update_safety",

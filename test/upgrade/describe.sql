@@ -7,7 +7,7 @@
 SET search_path = pg_catalog;
 SET lc_messages = 'C';
 
-WITH ext AS (SELECT oid, * FROM pg_extension WHERE extname = 'channel_sync'),
+WITH ext AS (SELECT * FROM pg_extension WHERE extname = 'channel_sync'),
 members AS (
   SELECT d.classid, d.objid, d.objsubid,
          pg_describe_object(d.classid, d.objid, d.objsubid) AS obj
@@ -73,7 +73,7 @@ SELECT obj, prop, val FROM (
          coalesce(' -- ' || obj_description(i.indexrelid, 'pg_class'), '')
     FROM rels r JOIN pg_index i ON i.indrelid = r.oid
   UNION ALL
-  SELECT r.obj, 'trigger ' || t.tgname, pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled ||
+  SELECT r.obj, 'trigger ' || t.tgname, pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text ||
          coalesce(' -- ' || obj_description(t.oid, 'pg_trigger'), '')
     FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
   UNION ALL
