@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Soak test: steady mixed load for a set time, then drain and check.
 
-usage: soak.py CLUSTER_DIR PORT SECONDS OUT_DIR   (database 'soak', catalog already loaded)
+usage: soak.py CLUSTER_DIR PORT SECONDS OUT_DIR   (database $SOAK_DATABASE or 'soak', catalog loaded)
 
 Load, each worker paced to a fixed rate (open loop: a late call does not shift the schedule):
   - ingest workers: order_placed, order_cancelled, order_shipped, stock_adjusted on all five
@@ -29,6 +29,9 @@ import time
 import psycopg2
 
 CLUSTER, PORT, SECONDS, OUT = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+DBNAME = os.environ.get("SOAK_DATABASE", "soak")
+# the short variant inside make test shares the machine: its rate is reported, not asserted
+CHECK_RATE = os.environ.get("SOAK_CHECK_RATE", "1") == "1"
 INGEST_WORKERS = int(os.environ.get("SOAK_INGEST_WORKERS", "2"))
 INGEST_RATE = float(os.environ.get("SOAK_RATE", "40"))        # ingest calls/s, all workers together
 STOCK_RATE = float(os.environ.get("SOAK_STOCK_RATE", "10"))   # direct stock updates/s
@@ -44,7 +47,7 @@ MAX_CALLS = 10_000_000  # every loop is bounded in count as well as time
 
 
 def connect():
-    c = psycopg2.connect(host=CLUSTER, port=PORT, user="postgres", dbname="soak", connect_timeout=10)
+    c = psycopg2.connect(host=CLUSTER, port=PORT, user="postgres", dbname=DBNAME, connect_timeout=10)
     c.autocommit = True
     return c
 
@@ -352,9 +355,13 @@ def report(samples, got, mem_start, mem_end, drained_at, dead_total, dead_early,
          f"pending 0 within {DRAIN_SECONDS:g} s of the load stopping (final pending {final_pending}, dead {final_dead})"),
         ("dead_letters_from_max_attempts", dead_early == 0, f"{dead_early} dead before max_attempts"),
         ("verify_no_drift", drift == 0, f"verify() findings: {drift}"),
+        ("redeliveries_are_duplicates", statuses.get("conflict", 0) == 0,
+         f"{statuses.get('conflict', 0)} redeliveries recorded as conflicts"),
         ("no_errors", not errors, f"{sum(errors.values())} calls raised an error"),
         ("load_at_rate", all(r >= 0.9 * t for _, r, t in rates), "every worker >= 90 % of its target rate"),
     ]
+    if not CHECK_RATE:
+        checks.pop()
     lines += ["", "## Checks", ""]
     for name, ok, what in checks:
         lines.append(f"- {'PASS' if ok else 'FAIL'} {name}: {what}")
