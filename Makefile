@@ -2,6 +2,8 @@
 #   make demo   build, start a throwaway cluster, run the demo
 #   make test   install deps, build, unit tests, regression + isolation + crash tests
 #   make bench  benchmarks side by side with their baselines (bench/README.md)
+#   make soak   SOAK_SECONDS (600) of steady mixed load, then drain; test/soak/out/REPORT.md
+#   make freeze VERSION=x.y.z   freeze a release's install script into upgrade/ (README "Releasing")
 EXTENSION  = channel_sync
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big = channel_sync
