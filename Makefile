@@ -2,6 +2,8 @@
 #   make demo   build, start a throwaway cluster, run the demo
 #   make test   install deps, build, unit tests, regression + isolation + crash tests
 #   make bench  benchmarks side by side with their baselines (bench/README.md)
+#   make soak   SOAK_SECONDS (600) of steady mixed load, then drain; test/soak/out/REPORT.md
+#   make freeze VERSION=x.y.z   freeze a release's install script into upgrade/ (README "Releasing")
 EXTENSION  = channel_sync
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big = channel_sync
@@ -14,8 +16,10 @@ OBJS       = $(CPP_SRCS:.cpp=.o)
 PURE_OBJS  = $(filter-out %_pg.o src/common/%,$(OBJS))
 SQL_PARTS  = $(foreach a,$(EXT_AREAS),$(sort $(wildcard src/$(a)/*.sql)))
 
+# The current version's script is generated; released versions are frozen in upgrade/ beside
+# the upgrade scripts between them (README "Releasing a version").
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(wildcard upgrade/$(EXTENSION)--*--*.sql)
+DATA       = $(filter-out upgrade/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard upgrade/$(EXTENSION)--*.sql))
 REGRESS    = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 ISOLATION  = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
@@ -27,7 +31,7 @@ PG_CPPFLAGS = -Isrc -isystem $(includedir_server)
 SHLIB_LINK  = -lstdc++ -lxxhash
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps test demo bench fuzz soak unit check-purity format check-format core
+.PHONY: deps test demo bench fuzz soak unit check-purity format check-format core freeze
 
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -38,9 +42,15 @@ $(PURE_OBJS) $(PURE_OBJS:.o=.bc): override CPPFLAGS = $(PURE_CPPFLAGS)
 COMPILE.cxx.bc = $(CLANG) -xc++ -std=c++17 -Wall -Wextra -Wno-ignored-attributes -Wno-register \
                  $(BITCODE_CXXFLAGS) $(CPPFLAGS) -flto=thin -emit-llvm -c
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
-	{ echo '-- generated from src/*/*.sql by the Makefile; edit those files instead'; \
-	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control scripts/stitch_sql.sh
+	scripts/stitch_sql.sh $(EXTVERSION) $(SQL_PARTS) > $@
+
+# make freeze VERSION=x.y.z: the install script of release x.y.z, from the current tree minus
+# the parts marked "-- since: <later version>", committed as upgrade/channel_sync--x.y.z.sql.
+freeze:
+	@test -n "$(VERSION)" || { echo "usage: make freeze VERSION=x.y.z" >&2; exit 2; }
+	scripts/stitch_sql.sh $(VERSION) $(SQL_PARTS) > upgrade/$(EXTENSION)--$(VERSION).sql
+	@echo "froze upgrade/$(EXTENSION)--$(VERSION).sql ($$(wc -l < upgrade/$(EXTENSION)--$(VERSION).sql) lines)"
 
 $(OBJS): $(wildcard src/*/*.hpp)
 

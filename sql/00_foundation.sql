@@ -5,6 +5,7 @@
 CREATE EXTENSION channel_sync;
 SELECT extname, extversion, nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE extname = 'channel_sync';
+SELECT channel_sync.version();
 
 -- every table a user touches is commented, and so is every column of it
 SELECT c.relname FROM pg_class c

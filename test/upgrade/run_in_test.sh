@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Upgrade test, run by make test against its cluster: three databases —
+#   fresh      CREATE EXTENSION channel_sync (the current default_version)
+#   upgraded   CREATE EXTENSION channel_sync VERSION '<oldest frozen>' then ALTER EXTENSION ... UPDATE
+#   restored   pg_dump of upgraded, restored into a new database
+# each described object by object (test/upgrade/describe.sql) and compared with diff.
+# Every frozen version in upgrade/ is tried as a starting point.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+eval "$(scripts/cluster.sh env "$1" "$2")"
+out=build/upgrade
+mkdir -p "$out"
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" channel_sync.control)
+psql_q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
+describe() {
+  psql -qAtX -v ON_ERROR_STOP=1 -F ' | ' -d "$1" -f test/upgrade/describe.sql >"$out/$1.txt" 2>"$out/$1.err" \
+    && [ "$(grep -c '' "$out/$1.txt")" -gt 100 ] || { rm -f "$out/$1.txt"; sed 's/^/#   /' "$out/$1.err" | head -5; }
+}
+compare() {  # name, left db, right db
+  if [ ! -s "$out/$2.txt" ] || [ ! -s "$out/$3.txt" ]; then echo "not ok $1  # describing a database failed"
+  elif diff -u "$out/$2.txt" "$out/$3.txt" >"$out/$1.diff"; then echo "ok $1"
+  else echo "not ok $1  # first differences ($out/$1.diff):"; sed -n '3,40p' "$out/$1.diff" | sed 's/^/#   /'; fi
+}
+recreate() { psql_q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"; }
+
+olds=$(ls upgrade/channel_sync--*.sql 2>/dev/null | sed -n 's#^upgrade/channel_sync--\([0-9.]*\)\.sql$#\1#p' | sort -V)
+[ -n "$olds" ] || { echo "not ok upgrade_frozen_versions  # no frozen upgrade/channel_sync--X.sql"; exit 0; }
+
+recreate upg_fresh
+psql_q -d upg_fresh -c 'CREATE EXTENSION channel_sync' >"$out/fresh.log" 2>&1 \
+  || { echo "not ok upgrade_fresh_install"; sed 's/^/#   /' "$out/fresh.log"; exit 0; }
+describe upg_fresh
+v=$(psql -AtX -d upg_fresh -c "SELECT channel_sync.version()")
+[ "$v" = "$current" ] && echo "ok upgrade_fresh_is_$current" || echo "not ok upgrade_fresh_is_$current  # version() says '$v'"
+
+for old in $olds; do
+  [ "$old" = "$current" ] && continue
+  tag=${old//./_}
+  db=upg_from_$tag
+  recreate "$db"
+  if ! { psql_q -d "$db" -c "CREATE EXTENSION channel_sync VERSION '$old'" \
+         && psql_q -d "$db" -c 'ALTER EXTENSION channel_sync UPDATE'; } >"$out/$db.log" 2>&1; then
+    echo "not ok upgrade_from_${tag}_runs"; sed 's/^/#   /' "$out/$db.log" | head -20; continue
+  fi
+  describe "$db"
+  compare "upgrade_from_${tag}_matches_fresh" upg_fresh "$db"
+  restored=upg_restored_$tag
+  recreate "$restored"
+  if pg_dump -Fc -d "$db" -f "$out/$db.dump" 2>"$out/$restored.log" \
+     && pg_restore --exit-on-error -d "$restored" "$out/$db.dump" 2>>"$out/$restored.log"; then
+    describe "$restored"
+    compare "dump_restore_from_${tag}_matches_upgrade" "$db" "$restored"
+  else
+    echo "not ok dump_restore_from_${tag}_matches_upgrade  # dump/restore failed"; sed 's/^/#   /' "$out/$restored.log" | head -20
+  fi
+  psql_q -d postgres -c "DROP DATABASE $db" -c "DROP DATABASE $restored"
+done
+# the comparison itself must see a difference: a revoked grant, a disabled trigger, a changed comment
+psql_q -d upg_fresh -c 'REVOKE EXECUTE ON FUNCTION channel_sync.version() FROM channel_sync_reader' \
+  -c 'ALTER TABLE channel_sync.stock DISABLE TRIGGER USER' \
+  -c "COMMENT ON VIEW channel_sync.parity IS 'changed'" >/dev/null
+psql -qAtX -v ON_ERROR_STOP=1 -F ' | ' -d upg_fresh -f test/upgrade/describe.sql >"$out/mutated.txt" 2>&1
+changed=$(diff "$out/upg_fresh.txt" "$out/mutated.txt" | grep -c '^>')
+[ "$changed" -ge 3 ] && echo "ok upgrade_compare_sees_grants_triggers_comments" \
+  || echo "not ok upgrade_compare_sees_grants_triggers_comments  # $changed changed lines"
+psql_q -d postgres -c "DROP DATABASE upg_fresh"
+exit 0
