@@ -465,12 +465,12 @@ CREATE FUNCTION channel_sync.allocate(pools integer[], rules channel_sync.alloc_
 COMMENT ON FUNCTION channel_sync.allocate(integer[], channel_sync.alloc_rule[]) IS 'The allocation engine: element i of the result is what channel i may list, given each channel''s pool and rule (what-if analysis).';
 
 CREATE FUNCTION channel_sync.available_to_sell(channel_id text, sku text) RETURNS integer
-  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'available_to_sell';
+  LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'available_to_sell';
 COMMENT ON FUNCTION channel_sync.available_to_sell(text, text) IS 'Units of the SKU the channel may list right now, from the truth and the allocation rules.';
 
 CREATE FUNCTION channel_sync.explain_allocation(sku text)
   RETURNS TABLE(channel_id text, pool integer, holdback integer, buffer integer, ats integer, limited_by text)
-  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'explain_allocation';
+  LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'explain_allocation';
 COMMENT ON FUNCTION channel_sync.explain_allocation(text) IS 'Per channel: the SKU''s pool, the units held back for other channels, the buffer, what it may list (ats) and the rule that decided it (limited_by).';
 
 CREATE FUNCTION channel_sync._compute_targets(skus text[] DEFAULT NULL)
@@ -569,11 +569,11 @@ CREATE TRIGGER reserves_within_pool_delete AFTER DELETE ON channel_sync.allocati
 SELECT pg_catalog.pg_extension_config_dump('channel_sync.propagation_log_log_id_seq', '');
 
 CREATE FUNCTION channel_sync._retarget_on_change() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', '_retarget_on_change';
+  LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_retarget_on_change';
 COMMENT ON FUNCTION channel_sync._retarget_on_change() IS 'Internal trigger (C++): re-targets the SKUs a statement on a source-of-truth table may have changed (bundles of a changed component too; all SKUs for channel-wide changes).';
 
 CREATE FUNCTION channel_sync._enqueue_listing_changes() RETURNS trigger
-  LANGUAGE c AS 'MODULE_PATHNAME', '_enqueue_listing_changes';
+  LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_enqueue_listing_changes';
 COMMENT ON FUNCTION channel_sync._enqueue_listing_changes() IS 'Internal trigger (C++): upserts the one outbox message per listing whose target_version moved and NOTIFYs channel_sync once per channel.';
 
 CREATE FUNCTION channel_sync._refuse_truncate() RETURNS trigger
@@ -586,7 +586,7 @@ COMMENT ON FUNCTION channel_sync._retry_backoff(integer) IS 'Internal: default r
 
 CREATE FUNCTION channel_sync._verify_targets()
   RETURNS TABLE(check_name text, channel_id text, sku text, expected text, found text)
-  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '_verify_targets';
+  LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_verify_targets';
 COMMENT ON FUNCTION channel_sync._verify_targets() IS 'Internal (C++): recomputes every target in one pass and reports target_drift and message_missing findings.';
 
 -- The triggers: one per table and event (transition tables allow one event per trigger),
@@ -1490,14 +1490,17 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA channel_sync TO cha
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA channel_sync TO channel_sync_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA channel_sync TO channel_sync_admin;
 
--- reader: the analyst's views and read-only functions
+-- reader: the analyst's views and read-only functions (available_to_sell and explain_allocation
+-- are SECURITY DEFINER: they read the truth for the caller, who has no base-table access)
 GRANT SELECT ON channel_sync.parity, channel_sync.channel_health, channel_sync.propagation_gaps,
                 channel_sync.reconciliation_daily, channel_sync.exceptions, channel_sync.health_thresholds,
                 channel_sync.parity_history
   TO channel_sync_reader;
 GRANT EXECUTE ON FUNCTION
   channel_sync.available_to_sell(text, text),
-  channel_sync.explain_allocation(text),
+  channel_sync.explain_allocation(text)
+  TO channel_sync_reader;
+GRANT EXECUTE ON FUNCTION
   channel_sync.allocate(integer[], channel_sync.alloc_rule[]),
   channel_sync.quantile(channel_sync.lag_sketch, double precision),
   channel_sync.quantiles(channel_sync.lag_sketch, double precision[]),
@@ -1519,8 +1522,9 @@ GRANT EXECUTE ON FUNCTION
   TO channel_sync_connector;
 
 -- connectors may read their own channels' messages, events, orders and listings, nothing else
+-- SECURITY DEFINER: the policy runs as the querying connector, which may not read channels.
 CREATE FUNCTION channel_sync._may_act_for(p_channel_id text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT EXISTS (
     SELECT 1 FROM channel_sync.channels c JOIN pg_catalog.pg_roles r ON r.rolname = c.connector_role
      WHERE c.channel_id = p_channel_id AND pg_catalog.pg_has_role(channel_sync._outer_user(), r.oid, 'MEMBER'))
