@@ -5,7 +5,7 @@
 # INSERT ... ON CONFLICT DO NOTHING of the same row (limit) and a PL/pgSQL
 # implementation of the same semantics (bench/reference/ingest_plpgsql.sql), at 1 and 8
 # clients with fsync and synchronous_commit on; then ingest_batch() of 1,000 events per
-# call, with and without 20 % duplicates. Env: PG* (a fresh database), SCALE
+# call, with and without 20 % duplicates. The size column is the catalog (the demo's 10,000 SKUs). Env: PG* (a fresh database), SCALE
 # (small|default|large), BENCH_OUT. Writes $BENCH_OUT/ingest.tsv and ingest-targets.tsv.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, ingest() of
 # one-line order_placed events for random SKUs of the catalog vs the limit (the bare INSERT ...
@@ -116,7 +116,7 @@ for clients in 1 8; do
     done
     s=$(printf '%s\n' "${vals[@]}" | stats)
     median[$variant-$clients]=$(echo "$s" | cut -f1)
-    printf 'ingest_order_placed\t%s\t%s\t1 line\tthroughput\tevents/s\t%s\n' "$variant" "$clients" "$s" >>"$tsv"
+    printf 'ingest_order_placed\t%s\t%s\t10000\tthroughput (1-line orders)\tevents/s\t%s\n' "$variant" "$clients" "$s" >>"$tsv"
     echo "ingest order_placed  $variant  clients=$clients  median ${median[$variant-$clients]} events/s"
   done
 done
@@ -151,7 +151,7 @@ for dup in false true; do
   s=$(printf '%s\n' "${vals[@]}" | stats)
   batch_ms[$dup]=$(echo "$s" | cut -f1)
   label=$([ "$dup" = true ] && echo "1000 + 200 duplicates" || echo "1000 events")
-  printf 'ingest_batch\tchannel_sync\t1\t%s\tcall time\tms\t%s\n' "$label" "$s" >>"$tsv"
+  printf 'ingest_batch\tchannel_sync\t1\t10000\tcall time, %s\tms\t%s\n' "$label" "$s" >>"$tsv"
   echo "ingest_batch  $label  median ${batch_ms[$dup]} ms per call"
 done
 # the limit for a batch: the same 1,000 rows inserted by one INSERT ... ON CONFLICT DO NOTHING
@@ -169,7 +169,7 @@ SQL
 )")
 done
 s=$(printf '%s\n' "${vals[@]}" | stats)
-printf 'ingest_batch\tlimit\t1\t1000 events\tcall time\tms\t%s\n' "$s" >>"$tsv"
+printf 'ingest_batch\tlimit\t1\t10000\tcall time, 1000 events\tms\t%s\n' "$s" >>"$tsv"
 echo "ingest_batch  limit (one INSERT of 1000 rows)  median $(echo "$s" | cut -f1) ms"
 
 # targets
