@@ -9,7 +9,7 @@
 # (small|default|large), BENCH_OUT. Writes $BENCH_OUT/ingest.tsv and ingest-targets.tsv.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, ingest() of
 # one-line order_placed events for random SKUs of the catalog vs the limit (the bare INSERT ...
-# ON CONFLICT DO NOTHING of the same row), 3 s per run, 3 runs interleaved, median.
+# ON CONFLICT DO NOTHING of the same row), 1 and 20 events per transaction, 2 s per run, 3 runs interleaved, median.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,7 +24,7 @@ psql_q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
 
 if [ "${GROWTH:-0}" = 1 ]; then
   n=${SIZE:?SIZE is required with GROWTH=1}
-  gsecs=3 runs=3
+  gsecs=2 runs=3
   deadline=$(($(date +%s) + ${BENCH_AREA_SECONDS:-900}))
   stats() { sort -g | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.1f\t%.1f\t%.1f\t%d", m, v[1], v[NR], NR}'; }
   echo "ingest growth: $n SKUs, 1 client, ${gsecs}s x $runs runs"
