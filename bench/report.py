@@ -649,7 +649,9 @@ class Report:
         logs = []
         for r in self.runs:
             if r[3] != "ok":
-                sub = os.path.join("raw", "main", r[1]) if r[0] == "main" else os.path.join("raw", "growth", r[1], r[2])
+                sub = (os.path.join("raw", "main", r[1]) if r[0] == "main" else
+                       os.path.join("raw", "catalog", r[2]) if r[0] == "catalog" else
+                       os.path.join("raw", "growth", r[1], r[2]))
                 log = read_text(os.path.join(self.results, sub, "run.log"))
                 if log:
                     tail = "\n".join(log.rstrip().splitlines()[-25:])

@@ -21,14 +21,15 @@ export PATH="$PGBIN:$PATH"
 
 SCALE=${SCALE:-default}
 case "$SCALE" in
-  small)   d_budget=600;  d_area=180;  d_growth=120; d_sizes="1000 10000 100000" ;;
-  default) d_budget=840;  d_area=240;  d_growth=150; d_sizes="10000 100000 1000000" ;;
-  large)   d_budget=5400; d_area=1200; d_growth=900; d_sizes="10000 100000 1000000" ;;
+  small)   d_budget=600;  d_area=180;  d_growth=120; d_catalog=120; d_sizes="1000 10000 100000" ;;
+  default) d_budget=840;  d_area=240;  d_growth=150; d_catalog=300; d_sizes="10000 100000 1000000" ;;
+  large)   d_budget=5400; d_area=1200; d_growth=900; d_catalog=900; d_sizes="10000 100000 1000000" ;;
   *) echo "bench: SCALE must be small, default or large (got '$SCALE')" >&2; exit 2 ;;
 esac
 budget=${BENCH_BUDGET:-$d_budget}              # whole run, seconds; what does not fit is skipped, and said so
 area_limit=${BENCH_AREA_TIMEOUT:-$d_area}      # one main-pass run.sh
 growth_limit=${BENCH_GROWTH_TIMEOUT:-$d_growth} # one growth run.sh call (one size)
+catalog_limit=${BENCH_CATALOG_TIMEOUT:-$d_catalog} # building the shared growth catalog of one size
 sizes=${GROWTH_SIZES:-$d_sizes}
 reserve=20                                     # kept for the report at the end
 results=$root/bench/results
@@ -65,6 +66,13 @@ for a in "${areas[@]}"; do
   [ "$a" = baseline ] && grep -qE '^# *bench-growth: *yes' "bench/$a/run.sh" && growth_areas+=("$a")
 done
 [ "${BENCH_GROWTH:-1}" = 0 ] && growth_areas=()
+# Areas that also declare "# bench-growth-catalog: yes" get their growth database as a copy of one
+# shared database holding bench/growth_catalog.sql at that size (built once per size: loading 10^6
+# SKUs takes minutes), with GROWTH_CATALOG=1 in their environment.
+declare -A catalog_area=()
+for a in "${growth_areas[@]+"${growth_areas[@]}"}"; do
+  grep -qE '^# *bench-growth-catalog: *yes' "bench/$a/run.sh" && catalog_area[$a]=1
+done
 say "SCALE=$SCALE, areas: ${areas[*]}; growth: ${growth_areas[*]:-none} at sizes $sizes; budget ${budget}s"
 
 rm -rf "$results"
@@ -147,8 +155,19 @@ run_one() {
     return 2
   fi
   dropdb --if-exists --force "$db" >/dev/null 2>&1
-  createdb "$db" || { note="createdb failed"; }
-  if [ -z "$note" ]; then
+  local from_catalog=0
+  if [ "$phase" = growth ] && [ -n "${catalog_area[$area]:-}" ] && [ -n "${catalog_db[$size]:-}" ]; then
+    from_catalog=1
+    # a file-level copy of the catalog database (the extension is in it): ours must be the build installed
+    local r w0=$(date +%s)
+    r=$( { flock 9 && ensure_installed && createdb -S file_copy -T "${catalog_db[$size]}" "$db" >&2; } 9>"$lock" 2>"$out/create.log") \
+      || note="copy of the growth catalog failed: $(tr '\n' ' ' <"$out/create.log" | cut -c1-200)"
+    lock_wait=$((lock_wait + $(date +%s) - w0))
+    [ "$r" = reinstalled ] && say "(re)installed this tree's build: another work tree had installed its own"
+  else
+    createdb "$db" || { note="createdb failed"; }
+  fi
+  if [ -z "$note" ] && [ "$from_catalog" = 0 ]; then
     # install check and CREATE EXTENSION under the lock, so another work tree's install cannot slip in between
     local r w0=$(date +%s)
     r=$( { flock 9 && ensure_installed &&
@@ -162,6 +181,7 @@ run_one() {
     say "$phase $area${size:+ SIZE=$size} (limit ${limit}s)"
     if [ "$phase" = growth ]; then
       PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit BENCH_AREA_SECONDS=$((limit * 3 / 4)) GROWTH=1 SIZE=$size \
+        GROWTH_CATALOG=$from_catalog \
         timeout --kill-after=15 "$limit" "bench/$area/run.sh" >"$out/run.log" 2>&1 &
     else
       PGDATABASE=$db BENCH_OUT=$out BENCH_TIME_LIMIT=$limit BENCH_AREA_SECONDS=$((limit * 3 / 4)) \
@@ -191,12 +211,70 @@ run_one() {
 
 failures=0
 for a in "${areas[@]}"; do
+  [ "${BENCH_MAIN:-1}" = 0 ] && break # growth pass only (iteration on growth)
   run_one main "$a" "" "$area_limit" "$results/raw/main/$a"
   [ $? -eq 1 ] && failures=$((failures + 1))
 done
 
+# The shared growth catalog of one size: database bench_catalog_<size>, extension and
+# bench/growth_catalog.sql loaded, checkpointed; dropped when the size is done.
+declare -A catalog_db=()
+build_catalog() {
+  local size=$1 db="bench_catalog_$1" out="$results/raw/catalog/$1" limit=$catalog_limit left t0 rc status note="" r w0
+  mkdir -p "$out"
+  left=$(remaining)
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 15 ]; then
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' catalog growth_catalog "$size" skipped 0 "time budget (${budget}s) used up" >>"$results/meta/runs.tsv"
+    say "growth catalog of $size SKUs skipped: time budget used up"
+    return 2
+  fi
+  dropdb --if-exists --force "$db" >/dev/null 2>&1
+  t0=$(date +%s)
+  w0=$t0
+  r=$( { flock 9 && ensure_installed && createdb "$db" &&
+         psql -qX -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE EXTENSION channel_sync' >&2; } 9>"$lock" 2>"$out/create.log") \
+    || note="CREATE EXTENSION failed: $(tr '\n' ' ' <"$out/create.log" | cut -c1-200)"
+  lock_wait=$((lock_wait + $(date +%s) - w0))
+  if [ -z "$note" ]; then
+    say "growth catalog of $size SKUs (limit ${limit}s)"
+    timeout --kill-after=15 "$limit" psql -X -v ON_ERROR_STOP=1 -d "$db" -v n="$size" \
+      -f bench/growth_catalog.sql -c CHECKPOINT >"$out/run.log" 2>&1 &
+    child=$!
+    wait "$child"
+    rc=$?
+    child=""
+    case $rc in
+      0) status=ok ;;
+      124 | 137) status=timeout note="killed after ${limit}s: the areas load their own catalog at this size" ;;
+      *) status=failed note="exit $rc: $(grep -v '^\s*$' "$out/run.log" | tail -n 1 | cut -c1-160)" ;;
+    esac
+  else
+    status=failed
+  fi
+  local secs=$(($(date +%s) - t0))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' catalog growth_catalog "$size" "$status" "$secs" "$note" >>"$results/meta/runs.tsv"
+  say "growth catalog of $size SKUs: $status in ${secs}s${note:+ ($note)}"
+  if [ "$status" = ok ]; then catalog_db[$size]=$db; else dropdb --if-exists --force "$db" >/dev/null 2>&1; fi
+  [ "$status" = ok ]
+}
+
 declare -A broken=()
 for size in $sizes; do
+  need_catalog=0
+  for a in "${!catalog_area[@]}"; do [ -z "${broken[$a]:-}" ] && need_catalog=1; done
+  if [ "$need_catalog" = 1 ]; then
+    build_catalog "$size"
+    rc=$?
+    [ $rc -eq 1 ] && failures=$((failures + 1))
+    if [ $rc -ne 0 ]; then # no catalog: its areas would each spend their limit loading it; skip them at this size and above
+      for a in "${!catalog_area[@]}"; do
+        [ -n "${broken[$a]:-}" ] && continue
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' growth "$a" "$size" skipped 0 "the growth catalog of this size did not complete" >>"$results/meta/runs.tsv"
+        broken[$a]=1
+      done
+    fi
+  fi
   for a in "${growth_areas[@]+"${growth_areas[@]}"}"; do
     if [ -n "${broken[$a]:-}" ]; then
       printf '%s\t%s\t%s\t%s\t%s\t%s\n' growth "$a" "$size" skipped 0 "a smaller size did not complete" >>"$results/meta/runs.tsv"
@@ -207,6 +285,10 @@ for size in $sizes; do
     [ $rc -eq 0 ] || broken[$a]=1
     [ $rc -eq 1 ] && failures=$((failures + 1))
   done
+  if [ -n "${catalog_db[$size]:-}" ]; then
+    dropdb --if-exists --force "${catalog_db[$size]}" >/dev/null 2>&1
+    unset "catalog_db[$size]"
+  fi
 done
 
 # ---- the machine, as it was during the run

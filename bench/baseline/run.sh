@@ -17,7 +17,7 @@ bench_init baseline
 case "$SCALE" in
   small) secs=3; runs=3; gsecs=2 ;;
   large) secs=10; runs=7; gsecs=5 ;;
-  *) secs=3; runs=5; gsecs=3 ;;
+  *) secs=3; runs=3; gsecs=3 ;;
 esac
 psql_() { psql -qAtX -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' "$@"; }
 
