@@ -257,6 +257,8 @@ CS_FUNCTION(_retarget_on_change) {
 CS_FUNCTION(_enqueue_listing_changes) {
   TriggerData* td = trigger_data(fcinfo, "_enqueue_listing_changes");
   Datum done = PointerGetDatum(nullptr);
+  // retarget's upsert (the triggers' and recompute_targets' path) enqueued them already
+  if (cs::allocation::writing_outbox()) return done;
   if (transition_rows(td->tg_newtable) == 0) return done;
   bool inserted = TRIGGER_FIRED_BY_INSERT(td->tg_event);
   text_column channels = run_transition_query(td, inserted ? kEnqueueInserted : kEnqueueUpdated);
