@@ -3,8 +3,13 @@
 //    channel_locations, channels and locations; finds the SKUs whose targets a statement may
 //    have changed (a component's change adds every bundle containing it; a channel-wide change
 //    means all SKUs) and calls cs::allocation::retarget(), which rewrites changed listings;
-//  - _enqueue_listing_changes: on listings; upserts the one outbox message per (channel, SKU)
-//    whose target_version moved, then NOTIFYs channel_sync once per channel;
+//    (stock, the hot path, reads its transition tables in C++ instead of querying them);
+//    retarget's listings upsert enqueues the outbox messages in the same statement;
+//  - _enqueue_listing_changes: on listings; for every other writer of listings, upserts the
+//    one outbox message per (channel, SKU) whose target_version moved, then NOTIFYs
+//    channel_sync once per channel. It returns at once for retarget's own upsert (see
+//    cs::allocation::writing_outbox()); a listings write made by a user trigger nested inside
+//    that statement would be skipped too (channel_sync's own code makes none);
 //  - _refuse_truncate: BEFORE TRUNCATE, because a TRUNCATE shows no rows to a trigger.
 #include "common/boundary.hpp"
 
