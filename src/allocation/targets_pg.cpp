@@ -8,6 +8,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
@@ -233,7 +234,16 @@ const plan_spec kPlans[q_count] = {
      ") v WHERE $3 IS NULL OR v.sku = ANY($3) GROUP BY v.channel_id, v.sku",
      3,
      {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
-    {"INSERT INTO channel_sync.listings AS l (channel_id, sku, target_qty, target_price,"
+    // The listings upsert and, in the same statement, the outbox upsert of every listing whose
+    // target_version moved (what the listings trigger _enqueue_listing_changes does for other
+    // writers; it skips this statement, see writing_outbox()). A dead message is revived and
+    // keeps its first_change_at; a message claimed before this change remembers when the
+    // first change after the claim happened; an older version never replaces a newer one.
+    // Returns the number of listings written and the channels to wake: those whose message
+    // was new or changed after a claim (a change coalesced into a message still waiting to be
+    // claimed wakes no one again).
+    {"WITH changed AS ("
+     " INSERT INTO channel_sync.listings AS l (channel_id, sku, target_qty, target_price,"
      " target_version, target_since)"
      " SELECT u.channel_id, u.sku, u.qty, u.price, 1, pg_catalog.now()"
      "   FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
@@ -242,7 +252,28 @@ const plan_spec kPlans[q_count] = {
      "    SET target_qty = EXCLUDED.target_qty, target_price = EXCLUDED.target_price,"
      "        target_version = l.target_version + 1, target_since = pg_catalog.now()"
      "  WHERE (l.target_qty, l.target_price) IS DISTINCT FROM"
-     "        (EXCLUDED.target_qty, EXCLUDED.target_price)",
+     "        (EXCLUDED.target_qty, EXCLUDED.target_price)"
+     " RETURNING l.channel_id, l.sku, l.target_qty, l.target_price, l.target_version,"
+     "           l.acked_version),"
+     " queued AS ("
+     " INSERT INTO channel_sync.outbox AS o (channel_id, sku, qty, price, version,"
+     " first_change_at)"
+     " SELECT c.channel_id, c.sku, c.target_qty, c.target_price, c.target_version,"
+     "        pg_catalog.now() FROM changed c"
+     "  WHERE c.acked_version IS NULL OR c.acked_version < c.target_version"
+     " ON CONFLICT (channel_id, sku) DO UPDATE SET qty = excluded.qty, price = excluded.price,"
+     " version = excluded.version, status = 'pending',"
+     " attempts = CASE WHEN o.status = 'dead' THEN 0 ELSE o.attempts END,"
+     " enqueued_at = CASE WHEN o.status = 'dead' THEN pg_catalog.now() ELSE o.enqueued_at END,"
+     " next_attempt_at = CASE WHEN o.status = 'dead' THEN '-infinity' ELSE o.next_attempt_at"
+     " END,"
+     " changed_after_claim_at = CASE WHEN o.claimed_version IS NOT NULL"
+     " THEN coalesce(o.changed_after_claim_at, excluded.first_change_at) END"
+     " WHERE excluded.version > o.version"
+     " RETURNING CASE WHEN o.enqueued_at = pg_catalog.now()"
+     " OR o.changed_after_claim_at IS NOT NULL THEN o.channel_id END AS wake)"
+     " SELECT (SELECT pg_catalog.count(*) FROM changed),"
+     " pg_catalog.array_agg(DISTINCT q.wake) FILTER (WHERE q.wake IS NOT NULL) FROM queued q",
      4,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
     // Everything a small SKU set needs, in one query (one executor start-up instead of nine):
@@ -876,6 +907,39 @@ std::string numeric_text(const std::string& payload) {
   return out;
 }
 
+// True while listing_writer's upsert runs: it enqueues its own outbox messages.
+bool outbox_written_by_statement = false;
+
+// Sets outbox_written_by_statement for the life of the scope (restored on unwinding).
+class outbox_writer_scope {
+ public:
+  outbox_writer_scope() : saved_(outbox_written_by_statement) {
+    outbox_written_by_statement = true;
+  }
+  ~outbox_writer_scope() { outbox_written_by_statement = saved_; }
+  outbox_writer_scope(const outbox_writer_scope&) = delete;
+  outbox_writer_scope& operator=(const outbox_writer_scope&) = delete;
+
+ private:
+  bool saved_;
+};
+
+// NOTIFY channel_sync, '<channel>' for every channel in column 2 (text[], may be NULL) of the
+// upsert's one result row; PostgreSQL folds repeats within a transaction into one. Plain C
+// frame: may ereport.
+void notify_channels(SPITupleTable* table) {
+  bool isnull = false;
+  Datum arr = SPI_getbinval(table->vals[0], table->tupdesc, 2, &isnull);
+  if (isnull) return;
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
+                    &count);
+  for (int k = 0; k < count; ++k)
+    if (!nulls[k]) Async_Notify("channel_sync", text_to_cstring(DatumGetTextPP(elems[k])));
+}
+
 // The changed rows of one retarget, flushed to listings every kWriteChunk rows.
 class listing_writer {
  public:
@@ -920,15 +984,19 @@ void listing_writer::flush() {
     return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
   });
   SPIPlanPtr pl = plan(q_upsert, true);  // its plan does not depend on the arrays
-  uint64 done = pg::guard([&] {
+  outbox_writer_scope scope;
+  int64 done = pg::guard([&] {
     int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
-    if (rc != SPI_OK_INSERT)
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
       elog(ERROR, "channel_sync: listings upsert failed: %s", SPI_result_code_string(rc));
     pfree(DatumGetPointer(args[0]));
     pfree(DatumGetPointer(args[1]));
     pfree(DatumGetPointer(args[2]));
     pfree(DatumGetPointer(args[3]));
-    return SPI_processed;
+    notify_channels(SPI_tuptable);
+    bool isnull = false;
+    Datum count = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    return isnull ? int64{0} : DatumGetInt64(count);
   });
   written_ += static_cast<int64_t>(done);
   sent_ += qty_.size();
@@ -1037,6 +1105,10 @@ std::vector<listing_target> compute_targets(const std::vector<std::string>* skus
   finish();
   if (skus == nullptr) restore_activity();
   return out;
+}
+
+bool writing_outbox() {
+  return outbox_written_by_statement;
 }
 
 int64_t retarget(const std::vector<std::string>* skus) {

@@ -28,8 +28,14 @@ std::vector<listing_target> compute_targets(const std::vector<std::string>* skus
 // compute_targets + write the listings whose target changed: insert missing listings rows, update
 // target_qty / target_price, bump target_version by 1 and set target_since = now() ONLY where qty
 // or price changed. Returns the number of listings changed. Set-based writes (one statement with
-// arrays/unnest), not one query per row.
+// arrays/unnest), not one query per row. The same statement upserts the outbox message of
+// every changed listing and NOTIFYs channel_sync for each channel with new work, exactly as
+// the listings trigger would (see writing_outbox()).
 int64_t retarget(const std::vector<std::string>* skus);
+
+// True while retarget's own listings upsert runs: that statement enqueues its messages
+// itself, so the listings trigger (_enqueue_listing_changes) has nothing to do for it.
+bool writing_outbox();
 
 // Registers the allocation GUCs (channel_sync.velocity_window); called from _PG_init.
 void init_allocation();

@@ -3,15 +3,23 @@
 //    channel_locations, channels and locations; finds the SKUs whose targets a statement may
 //    have changed (a component's change adds every bundle containing it; a channel-wide change
 //    means all SKUs) and calls cs::allocation::retarget(), which rewrites changed listings;
-//  - _enqueue_listing_changes: on listings; upserts the one outbox message per (channel, SKU)
-//    whose target_version moved, then NOTIFYs channel_sync once per channel;
+//    (stock, the hot path, reads its transition tables in C++ instead of querying them);
+//    retarget's listings upsert enqueues the outbox messages in the same statement;
+//  - _enqueue_listing_changes: on listings; for every other writer of listings, upserts the
+//    one outbox message per (channel, SKU) whose target_version moved, then NOTIFYs
+//    channel_sync once per channel. It returns at once for retarget's own upsert (see
+//    cs::allocation::writing_outbox()); a listings write made by a user trigger nested inside
+//    that statement would be skipped too (channel_sync's own code makes none);
 //  - _refuse_truncate: BEFORE TRUNCATE, because a TRUNCATE shows no rows to a trigger.
 #include "common/boundary.hpp"
 
 extern "C" {
 #include "commands/async.h"
 #include "commands/trigger.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/array.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 }
@@ -22,6 +30,7 @@ extern "C" {
 #include <functional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -182,6 +191,108 @@ text_column run_transition_query(TriggerData* td, const char* sql) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// stock: the changed SKUs read straight from the transition tables (no query), the hot path
+// of every stock write.
+
+// One stock row image: (sku, location_id, on_hand, reserved, safety_stock).
+using stock_image = std::tuple<std::string, std::string, int32, int32, int32>;
+
+// Every row of a stock transition table (nullptr: none).
+std::vector<stock_image> read_stock_rows(Relation rel, Tuplestorestate* table) {
+  std::vector<stock_image> rows;
+  if (table == nullptr) return rows;
+  TupleDesc desc = RelationGetDescr(rel);
+  int att[5];
+  const char* names[5] = {"sku", "location_id", "on_hand", "reserved", "safety_stock"};
+  TupleTableSlot* slot = cs::pg::guard([&] {
+    for (int k = 0; k < 5; ++k) {
+      att[k] = SPI_fnumber(desc, names[k]);
+      if (att[k] <= 0) elog(ERROR, "channel_sync: stock has no column %s", names[k]);
+    }
+    tuplestore_rescan(table);
+    return MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+  });
+  Datum values[5];
+  bool nulls[5];
+  for (;;) {
+    bool more = cs::pg::guard([&] {
+      if (!tuplestore_gettupleslot(table, true, false, slot)) return false;
+      for (int k = 0; k < 5; ++k) values[k] = slot_getattr(slot, att[k], &nulls[k]);
+      return true;
+    });
+    if (!more) break;
+    if (nulls[0] || nulls[1] || nulls[2] || nulls[3] || nulls[4])
+      throw cs::user_error(cs::sqlstate::kInternalError, "channel_sync: a stock row has a NULL");
+    rows.emplace_back(cs::pg::text_to_string(values[0]), cs::pg::text_to_string(values[1]),
+                      DatumGetInt32(values[2]), DatumGetInt32(values[3]), DatumGetInt32(values[4]));
+  }
+  cs::pg::guard([&] { ExecDropSingleTupleTableSlot(slot); });
+  return rows;
+}
+
+// The SKUs of the rows of `rows` that have no identical row in `other` (all of them when
+// other is nullptr): a row rewritten with the same values changed nothing a target uses.
+void add_changed_skus(const std::vector<stock_image>& rows, const std::vector<stock_image>* other,
+                      std::set<std::string>& skus) {
+  std::set<stock_image> same;
+  if (other != nullptr) same.insert(other->begin(), other->end());
+  for (const auto& r : rows)
+    if (other == nullptr || same.count(r) == 0) skus.insert(std::get<0>(r));
+}
+
+// The bundles that contain any of the SKUs (one indexed query, planned once).
+SPIPlanPtr bundles_plan = nullptr;
+
+std::vector<std::string> bundles_of(const std::vector<std::string>& skus) {
+  int n = static_cast<int>(skus.size());
+  const std::string* s = skus.data();
+  SPITupleTable* table = cs::pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+    for (int k = 0; k < n; ++k)
+      e[k] = PointerGetDatum(cstring_to_text_with_len(s[k].data(), static_cast<int>(s[k].size())));
+    Datum arg = PointerGetDatum(construct_array(e, n, TEXTOID, -1, false, TYPALIGN_INT));
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (bundles_plan == nullptr) {
+      Oid types[1] = {TEXTARRAYOID};
+      SPIPlanPtr p = SPI_prepare_cursor(
+          "SELECT DISTINCT bundle_sku FROM channel_sync.bundle_components"
+          " WHERE component_sku = ANY($1)",
+          1, types, CURSOR_OPT_GENERIC_PLAN);
+      if (p == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+      SPI_keepplan(p);
+      bundles_plan = p;
+    }
+    int rc = SPI_execute_plan(bundles_plan, &arg, nullptr, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    return SPI_tuptable;
+  });
+  std::vector<std::string> out;
+  uint64 rows = table == nullptr ? 0 : SPI_processed;
+  for (uint64 i = 0; i < rows; ++i) {
+    bool is_null = false;
+    Datum d =
+        cs::pg::guard([&] { return SPI_getbinval(table->vals[i], table->tupdesc, 1, &is_null); });
+    if (!is_null) out.push_back(cs::pg::text_to_string(d));
+  }
+  cs::pg::guard([] { SPI_finish(); });
+  return out;
+}
+
+// The SKUs a stock statement may have re-targeted: changed rows' SKUs and their bundles.
+std::vector<std::string> stock_skus(TriggerData* td) {
+  std::set<std::string> skus;
+  std::vector<stock_image> old_rows = read_stock_rows(td->tg_relation, td->tg_oldtable);
+  std::vector<stock_image> new_rows = read_stock_rows(td->tg_relation, td->tg_newtable);
+  bool update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+  add_changed_skus(new_rows, update ? &old_rows : nullptr, skus);
+  add_changed_skus(old_rows, update ? &new_rows : nullptr, skus);
+  std::vector<std::string> out(skus.begin(), skus.end());
+  if (!out.empty())
+    for (std::string& b : bundles_of(out)) skus.insert(std::move(b));
+  return std::vector<std::string>(skus.begin(), skus.end());
+}
+
 // Advisory lock space of the retarget locks (two int4 keys: space, SKU hash; 0 = every SKU).
 constexpr int32 kLockSpace = 1668481024;  // 'c' 's' 0 0
 
@@ -245,6 +356,11 @@ CS_FUNCTION(_retarget_on_change) {
     locked_retarget(nullptr);
     return done;
   }
+  if (std::strcmp(w->table, "stock") == 0) {
+    std::vector<std::string> skus = stock_skus(td);
+    if (!skus.empty()) locked_retarget(&skus);
+    return done;
+  }
   text_column skus = run_transition_query(td, sql);
   if (skus.saw_null)
     locked_retarget(nullptr);
@@ -257,6 +373,8 @@ CS_FUNCTION(_retarget_on_change) {
 CS_FUNCTION(_enqueue_listing_changes) {
   TriggerData* td = trigger_data(fcinfo, "_enqueue_listing_changes");
   Datum done = PointerGetDatum(nullptr);
+  // retarget's upsert (the triggers' and recompute_targets' path) enqueued them already
+  if (cs::allocation::writing_outbox()) return done;
   if (transition_rows(td->tg_newtable) == 0) return done;
   bool inserted = TRIGGER_FIRED_BY_INSERT(td->tg_event);
   text_column channels = run_transition_query(td, inserted ? kEnqueueInserted : kEnqueueUpdated);
