@@ -1,5 +1,5 @@
 \echo Use "ALTER EXTENSION channel_sync UPDATE TO '0.2.0'" to load this file. \quit
--- channel_sync 0.1.0 -> 0.2.0: adds channel_sync.version().
+-- channel_sync 0.1.0 -> 0.2.0: adds channel_sync.version() and an index on channel_prices (sku).
 -- Keep in step with the parts of src/ marked "-- since: 0.2.0" (test/upgrade compares).
 
 -- version(): the installed version of the extension's SQL objects, so a connector or a
@@ -12,3 +12,7 @@ COMMENT ON FUNCTION channel_sync.version() IS 'The installed version of channel_
 REVOKE EXECUTE ON FUNCTION channel_sync.version() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.version()
   TO channel_sync_admin, channel_sync_connector, channel_sync_reader;
+
+-- Price lookups by SKU (re-targeting a handful of SKUs on every stock change reads their
+-- channel prices); the primary key (channel_id, sku) cannot serve "sku = ANY(...)" alone.
+CREATE INDEX channel_prices_sku_idx ON channel_sync.channel_prices (sku);
