@@ -19,6 +19,7 @@ extern "C" {
 #include "utils/tuplestore.h"
 }
 #include "common/pg_headers.hpp"
+#include "common/spi_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -327,14 +328,8 @@ SPIPlanPtr plan(plan_id id, bool generic = false) {
   if (*slot != nullptr) return *slot;
   const plan_spec* spec = &kPlans[id];
   int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
-  *slot = pg::guard([&] {
-    SPIPlanPtr p =
-        SPI_prepare_cursor(spec->sql, spec->nargs, const_cast<Oid*>(spec->types), options);
-    if (p == nullptr)
-      elog(ERROR, "channel_sync: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(p);
-    return p;
-  });
+  *slot = pg::guard(
+      [&] { return pg::prepare_kept_plan(spec->sql, spec->nargs, spec->types, options); });
   return *slot;
 }
 

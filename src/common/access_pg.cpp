@@ -2,6 +2,7 @@
 // extension's owner, so the check reads the role outside them (GetOuterUserId: SET ROLE
 // respected). Written in C++ because every connector call pays for it.
 #include "common/boundary.hpp"
+#include "common/spi_pg.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -22,13 +23,10 @@ bool load_connector_role(const std::string& channel_id, std::string* role) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "channel_sync: SPI_connect failed");
     if (plan == nullptr) {
       Oid types[1] = {TEXTOID};
-      SPIPlanPtr p = SPI_prepare(
+      plan = cs::pg::prepare_kept_plan(
           "SELECT c.connector_role::text FROM channel_sync.channels AS c"
           " WHERE c.channel_id OPERATOR(pg_catalog.=) $1",
           1, types);
-      if (p == nullptr) elog(ERROR, "channel_sync: SPI_prepare failed");
-      SPI_keepplan(p);
-      plan = p;
     }
     Datum args[1] = {CStringGetTextDatum(id)};
     if (SPI_execute_plan(plan, args, nullptr, true, 1) != SPI_OK_SELECT)

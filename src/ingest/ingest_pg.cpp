@@ -20,6 +20,7 @@ extern "C" {
 #include "utils/uuid.h"
 }
 #include "common/pg_headers.hpp"
+#include "common/spi_pg.hpp"
 
 #include <algorithm>
 #include <map>
@@ -215,12 +216,8 @@ SPIPlanPtr plan_for(plan_id id) {
   bool generic = id == P_LOCK_STOCK1 || (std::string(d->sql).find("[]") == std::string::npos &&
                                          std::string(d->sql).find("ANY") == std::string::npos);
   int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
-  SPIPlanPtr p = guard([&] {
-    SPIPlanPtr q = SPI_prepare_cursor(d->sql, d->nargs, const_cast<Oid*>(d->types), options);
-    if (q == nullptr) elog(ERROR, "channel_sync: SPI_prepare failed: %s", d->sql);
-    if (SPI_keepplan(q) != 0) elog(ERROR, "channel_sync: SPI_keepplan failed");
-    return q;
-  });
+  SPIPlanPtr p =
+      guard([&] { return cs::pg::prepare_kept_plan(d->sql, d->nargs, d->types, options); });
   plans[id] = p;
   return p;
 }

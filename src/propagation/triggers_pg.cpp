@@ -24,6 +24,7 @@ extern "C" {
 #include "utils/tuplestore.h"
 }
 #include "common/pg_headers.hpp"
+#include "common/spi_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -165,12 +166,7 @@ text_column run_transition_query(TriggerData* td, const char* sql) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
       elog(ERROR, "SPI_register_trigger_data failed");
-    if (plan == nullptr) {
-      plan = SPI_prepare(sql, 0, nullptr);
-      if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-      SPI_keepplan(plan);
-    }
+    if (plan == nullptr) plan = cs::pg::prepare_kept_plan(sql, 0, nullptr);
     int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
     if (rc < 0) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
     return SPI_tuptable;
@@ -255,13 +251,10 @@ std::vector<std::string> bundles_of(const std::vector<std::string>& skus) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     if (bundles_plan == nullptr) {
       Oid types[1] = {TEXTARRAYOID};
-      SPIPlanPtr p = SPI_prepare_cursor(
+      bundles_plan = cs::pg::prepare_kept_plan(
           "SELECT DISTINCT bundle_sku FROM channel_sync.bundle_components"
           " WHERE component_sku = ANY($1)",
           1, types, CURSOR_OPT_GENERIC_PLAN);
-      if (p == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-      SPI_keepplan(p);
-      bundles_plan = p;
     }
     int rc = SPI_execute_plan(bundles_plan, &arg, nullptr, true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
