@@ -17,13 +17,22 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/numeric.h"
 #include "utils/tuplestore.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 }
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
+#include "common/table_access_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +42,7 @@ extern "C" {
 #include "allocation/allocator.hpp"
 #include "allocation/string_index.hpp"
 #include "allocation/targets_pg.hpp"
+#include "propagation/outbox_sql.hpp"
 
 namespace cs::allocation {
 
@@ -156,13 +166,14 @@ enum plan_id {
   q_velocity,
   q_upsert,
   q_small,
+  q_outbox_upsert,
   q_count
 };
 
 struct plan_spec {
   const char* sql;
   int nargs;
-  Oid types[4];
+  Oid types[5];
 };
 
 const plan_spec kPlans[q_count] = {
@@ -256,25 +267,16 @@ const plan_spec kPlans[q_count] = {
      "        (EXCLUDED.target_qty, EXCLUDED.target_price)"
      " RETURNING l.channel_id, l.sku, l.target_qty, l.target_price, l.target_version,"
      "           l.acked_version),"
-     " queued AS ("
-     " INSERT INTO channel_sync.outbox AS o (channel_id, sku, qty, price, version,"
-     " first_change_at)"
-     " SELECT c.channel_id, c.sku, c.target_qty, c.target_price, c.target_version,"
-     "        pg_catalog.now() FROM changed c"
-     "  WHERE c.acked_version IS NULL OR c.acked_version < c.target_version"
-     " ON CONFLICT (channel_id, sku) DO UPDATE SET qty = excluded.qty, price = excluded.price,"
-     " version = excluded.version, status = 'pending',"
-     " attempts = CASE WHEN o.status = 'dead' THEN 0 ELSE o.attempts END,"
-     " enqueued_at = CASE WHEN o.status = 'dead' THEN pg_catalog.now() ELSE o.enqueued_at END,"
-     " next_attempt_at = CASE WHEN o.status = 'dead' THEN '-infinity' ELSE o.next_attempt_at"
-     " END,"
-     " changed_after_claim_at = CASE WHEN o.claimed_version IS NOT NULL"
-     " THEN coalesce(o.changed_after_claim_at, excluded.first_change_at) END"
-     " WHERE excluded.version > o.version"
-     " RETURNING CASE WHEN o.enqueued_at = pg_catalog.now()"
-     " OR o.changed_after_claim_at IS NOT NULL THEN o.channel_id END AS wake)"
-     " SELECT (SELECT pg_catalog.count(*) FROM changed),"
-     " pg_catalog.array_agg(DISTINCT q.wake) FILTER (WHERE q.wake IS NOT NULL) FROM queued q",
+     " queued AS (" CS_UPSERT_OUTBOX("SELECT c.channel_id, c.sku, c.target_qty, c.target_price, "
+                                     "c.target_version,"
+                                     " pg_catalog.now() FROM changed c"
+                                     " WHERE c.acked_version IS NULL OR c.acked_version < "
+                                     "c.target_version") " AS wake)"
+                                                         " SELECT (SELECT pg_catalog.count(*) FROM "
+                                                         "changed),"
+                                                         " pg_catalog.array_agg(DISTINCT q.wake) "
+                                                         "FILTER (WHERE q.wake IS NOT NULL) FROM "
+                                                         "queued q",
      4,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID}},
     // Everything a small SKU set needs, in one query (one executor start-up instead of nine):
@@ -311,6 +313,18 @@ const plan_spec kPlans[q_count] = {
      " NULL, NULL FROM channel_sync.listings WHERE sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
+    // The outbox messages of listings the direct writer changed that had none (see
+    // write_direct): column 2 is the channels to wake.
+    {"WITH q AS (" CS_UPSERT_OUTBOX(
+         "SELECT u.c, u.s, u.q, u.p, u.v, pg_catalog.now() FROM ROWS FROM (pg_catalog.unnest($1),"
+         " pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+         " pg_catalog.unnest($5)) AS u(c, s, q, p, v)") " AS wake)"
+                                                        " SELECT 0::int8, "
+                                                        "pg_catalog.array_agg(DISTINCT q.wake) "
+                                                        "FILTER (WHERE q.wake IS NOT NULL)"
+                                                        " FROM q",
+     5,
+     {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID, INT8ARRAYOID}},
 };
 
 // [0]: planned per execution when it has parameters (the planner sees the arrays: a full or
@@ -452,6 +466,7 @@ class world {
   rule read_rule(const cell* row, int first) const;
   void load_channels();
   void load_small(const std::vector<std::string>& skus);
+  bool load_direct(const std::vector<std::string>& skus);
   void small_row(const cell* row, int& stage, std::vector<bool>& active, std::vector<char>& listed,
                  std::vector<char>& lists_any);
   void finish_channels(const std::vector<bool>& active, const std::vector<char>& listed,
@@ -698,6 +713,262 @@ void world::load_small(const std::vector<std::string>& skus) {
   if (any_dynamic_) load_dynamic(&skus);
 }
 
+// ---------------------------------------------------------------------------------------
+// load() for a small SKU set without SQL: the rows q_small returns, read through the same
+// B-tree indexes by direct index scans (no planning, no executor start-up: the hot path of
+// every stock write), fed to small_row() in the same order.
+
+// The tables and indexes the direct loader reads, with a snapshot taken as SPI would take
+// one (after a command counter increment, so the firing statement's rows are visible).
+struct direct_tables {
+  Relation channels, channels_pk, rules, rules_key, locations, locations_pk, feeds, feeds_pk;
+  Relation skus, skus_pk, components, components_pk, stock, stock_pk, prices, prices_sku;
+  Relation listings, listings_sku;
+  Snapshot snap;
+};
+
+constexpr int kDirectRelations = 18;
+
+Relation* direct_slots(direct_tables* t) {
+  return &t->channels;
+}
+
+const char* const kDirectNames[kDirectRelations] = {
+    "channels",  "channels_pkey",   "allocation_rules",  "one_rule_per_channel_sku",
+    "locations", "locations_pkey",  "channel_locations", "channel_locations_pkey",
+    "skus",      "skus_pkey",       "bundle_components", "bundle_components_pkey",
+    "stock",     "stock_pkey",      "channel_prices",    "channel_prices_sku_idx",
+    "listings",  "listings_sku_idx"};
+
+// Opens every relation (false, with none left open, when one is missing). Plain C frame.
+bool open_direct(direct_tables* t) {
+  Relation* r = direct_slots(t);
+  for (int k = 0; k < kDirectRelations; ++k) {
+    r[k] = pg::open_cs_relation(kDirectNames[k], AccessShareLock);
+    if (r[k] == nullptr) {
+      for (int j = 0; j < k; ++j) relation_close(r[j], AccessShareLock);
+      return false;
+    }
+  }
+  CommandCounterIncrement();
+  PushCopiedSnapshot(GetTransactionSnapshot());
+  UpdateActiveSnapshotCommandId();
+  t->snap = GetActiveSnapshot();
+  return true;
+}
+
+void close_direct(direct_tables* t) {
+  PopActiveSnapshot();
+  Relation* r = direct_slots(t);
+  for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], AccessShareLock);
+}
+
+// What a direct read makes of a column.
+enum class dcol : uint8_t { text, int4, boolean, pct, epoch };
+
+// Reads column att of a fetched row into c, as q_small's expression for it would. Plain C.
+void read_cell(HeapTuple t, TupleDesc d, AttrNumber att, dcol kind, cell* c) {
+  bool isnull = false;
+  Datum v = heap_getattr(t, att, d, &isnull);
+  *c = cell{nullptr, 0, 0, 0, isnull};
+  if (isnull) return;
+  switch (kind) {
+    case dcol::text: {
+      struct varlena* x = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(v));
+      c->str = VARDATA_ANY(x);
+      c->len = static_cast<int32_t>(VARSIZE_ANY_EXHDR(x));
+      break;
+    }
+    case dcol::int4:
+      c->i = DatumGetInt32(v);
+      break;
+    case dcol::boolean:
+      c->i = DatumGetBool(v) ? 1 : 0;
+      break;
+    case dcol::pct:  // (pct * 100)::int4
+      c->i = DatumGetInt32(DirectFunctionCall1(
+          numeric_int4,
+          DirectFunctionCall2(numeric_mul, v,
+                              DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))));
+      break;
+    case dcol::epoch:  // date_part('epoch', interval)::float8
+      c->f = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), v));
+      break;
+  }
+}
+
+// The rows of a table whose leading index columns equal the keys (text keys; a nullptr key
+// is NULL), as copies in the current memory context.
+struct fetched_rows {
+  HeapTuple* rows = nullptr;
+  int count = 0;
+  TupleDesc desc = nullptr;
+};
+
+fetched_rows fetch(Relation heap, Relation index, Snapshot snap,
+                   std::initializer_list<const std::string*> keys) {
+  fetched_rows f;
+  f.desc = RelationGetDescr(heap);
+  Datum values[4];
+  bool nulls[4] = {false, false, false, false};
+  int n = 0;
+  for (const std::string* k : keys) {
+    nulls[n] = k == nullptr;
+    values[n] = k == nullptr ? 0 : PointerGetDatum(pg::string_to_text(*k));
+    ++n;
+  }
+  HeapTuple** out = &f.rows;
+  int* count = &f.count;
+  pg::guard([&] { pg::fetch_by_key(heap, index, n, values, nulls, snap, out, count); });
+  return f;
+}
+
+// One row for small_row(): kind, then (column number, how to read it, q_small column).
+struct direct_column {
+  const char* name;
+  dcol kind;
+  small_col to;
+};
+
+void feed_row(world& w, int kind, const fetched_rows& f, int r,
+              std::initializer_list<direct_column> columns, cell* row) {
+  for (int k = 0; k < k_ncols; ++k) row[k] = cell{nullptr, 0, 0, 0, true};
+  row[k_kind] = cell{nullptr, 0, kind, 0, false};
+  HeapTuple t = f.rows[r];
+  TupleDesc d = f.desc;
+  for (const direct_column& c : columns) {
+    const char* name = c.name;
+    dcol how = c.kind;
+    cell* to = &row[c.to];
+    pg::guard([&] {
+      AttrNumber att = InvalidAttrNumber;
+      for (int i = 0; i < d->natts; ++i)
+        if (!TupleDescAttr(d, i)->attisdropped &&
+            strcmp(NameStr(TupleDescAttr(d, i)->attname), name) == 0)
+          att = TupleDescAttr(d, i)->attnum;
+      if (att == InvalidAttrNumber) elog(ERROR, "channel_sync: no column %s", name);
+      read_cell(t, d, att, how, to);
+    });
+  }
+  (void)w;
+}
+
+// A rule's columns, into i1..i6 (read_rule's order).
+#define CS_RULE_COLUMNS                                                                          \
+  {"buffer", dcol::int4, k_i1}, {"reserve_pct", dcol::pct, k_i2}, {"list_pct", dcol::pct, k_i3}, \
+      {"cap", dcol::int4, k_i4}, {"low_stock_cutoff", dcol::int4, k_i5}, {                       \
+    "dynamic_buffer", dcol::boolean, k_i6                                                        \
+  }
+
+bool world::load_direct(const std::vector<std::string>& skus) {
+  direct_tables t{};
+  direct_tables* tp = &t;
+  if (!pg::guard([&] { return open_direct(tp); })) return false;
+  int stage = -1;
+  std::vector<bool> active;
+  std::vector<char> listed, lists_any;
+  cell row[k_ncols];
+  auto feed = [&](int kind, const fetched_rows& f, std::initializer_list<direct_column> cols,
+                  auto&& adjust) {
+    for (int r = 0; r < f.count; ++r) {
+      feed_row(*this, kind, f, r, cols, row);
+      if (!adjust(f, r)) continue;
+      small_row(row, stage, active, listed, lists_any);
+    }
+  };
+  auto keep = [](const fetched_rows&, int) { return true; };
+  // 0: channels in key order, each with its default rule
+  fetched_rows channels = fetch(t.channels, t.channels_pk, t.snap, {});
+  for (int r = 0; r < channels.count; ++r) {
+    feed_row(*this, 0, channels, r,
+             {{"channel_id", dcol::text, k_a},
+              {"lag_target", dcol::epoch, k_f},
+              {"active", dcol::boolean, k_i7}},
+             row);
+    std::string id(view(row[k_a]));
+    cell saved[k_ncols];
+    std::copy(row, row + k_ncols, saved);
+    fetched_rows rule = fetch(t.rules, t.rules_key, t.snap, {&id, nullptr});
+    if (rule.count > 0) {
+      feed_row(*this, 0, rule, 0, {CS_RULE_COLUMNS}, row);
+      for (small_col k : {k_a, k_f, k_i7}) row[k] = saved[k];
+    }
+    small_row(row, stage, active, listed, lists_any);
+  }
+  // 1, 2: locations in key order, which channels they feed
+  feed(1, fetch(t.locations, t.locations_pk, t.snap, {}),
+       {{"location_id", dcol::text, k_a}, {"active", dcol::boolean, k_i7}}, keep);
+  feed(2, fetch(t.feeds, t.feeds_pk, t.snap, {}),
+       {{"channel_id", dcol::text, k_a}, {"location_id", dcol::text, k_b}}, keep);
+  // 3, 4: the SKUs and their components
+  for (const std::string& s : skus)
+    feed(3, fetch(t.skus, t.skus_pk, t.snap, {&s}),
+         {{"sku", dcol::text, k_a}, {"base_price", dcol::text, k_n}, {"kind", dcol::text, k_b}},
+         [&](const fetched_rows&, int) {
+           row[k_i7] = cell{nullptr, 0, view(row[k_b]) == "bundle" ? 1 : 0, 0, false};
+           row[k_b].null = true;
+           return true;
+         });
+  std::vector<std::string> sorted(skus);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::string> extra;  // components not in the set: their stock is read too
+  for (const std::string& s : skus)
+    feed(4, fetch(t.components, t.components_pk, t.snap, {&s}),
+         {{"bundle_sku", dcol::text, k_a},
+          {"component_sku", dcol::text, k_b},
+          {"qty_per", dcol::int4, k_i1}},
+         [&](const fetched_rows&, int) {
+           std::string comp(view(row[k_b]));
+           if (!std::binary_search(sorted.begin(), sorted.end(), comp)) extra.push_back(comp);
+           return true;
+         });
+  std::sort(extra.begin(), extra.end());
+  extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+  // 5: stock of the SKUs and of those components
+  const std::vector<std::string>& components = extra;
+  for (const std::vector<std::string>* list : {&skus, &components})
+    for (const std::string& s : *list)
+      feed(5, fetch(t.stock, t.stock_pk, t.snap, {&s}),
+           {{"sku", dcol::text, k_a},
+            {"location_id", dcol::text, k_b},
+            {"on_hand", dcol::int4, k_i1},
+            {"reserved", dcol::int4, k_i2},
+            {"safety_stock", dcol::int4, k_i3}},
+           keep);
+  // 6: per-SKU rules of every channel
+  std::vector<std::string> channel_ids;
+  for (const channel_row& ch : channels_) channel_ids.push_back(ch.id);
+  for (const std::string& s : skus)
+    for (const std::string& c : channel_ids)
+      feed(6, fetch(t.rules, t.rules_key, t.snap, {&c, &s}),
+           {{"sku", dcol::text, k_a}, {"channel_id", dcol::text, k_b}, CS_RULE_COLUMNS}, keep);
+  // 7, 8: channel prices and the current listings
+  for (const std::string& s : skus)
+    feed(7, fetch(t.prices, t.prices_sku, t.snap, {&s}),
+         {{"sku", dcol::text, k_a}, {"channel_id", dcol::text, k_b}, {"price", dcol::text, k_n}},
+         keep);
+  for (const std::string& s : skus)
+    feed(8, fetch(t.listings, t.listings_sku, t.snap, {&s}),
+         {{"sku", dcol::text, k_a},
+          {"channel_id", dcol::text, k_b},
+          {"target_price", dcol::text, k_n},
+          {"target_qty", dcol::int4, k_i1}},
+         keep);
+  pg::guard([&] { close_direct(tp); });
+  // kinds that had no rows still need their loading finished
+  cell end[k_ncols] = {};
+  end[k_kind].i = 9;
+  small_row(end, stage, active, listed, lists_any);
+  listings_loaded_ = true;
+  if (any_dynamic_) {
+    sku_array_ = text_array(skus);
+    load_dynamic(&skus);
+  }
+  return true;
+}
+
+#undef CS_RULE_COLUMNS
+
 void world::load_dynamic(const std::vector<std::string>* skus) {
   std::vector<std::string> dynamic_channels;
   std::vector<bool> is_dynamic(channels_.size(), false);
@@ -742,7 +1013,10 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
 void world::load(const std::vector<std::string>* skus) {
   full_ = skus == nullptr;
   small_ = !full_ && skus->size() <= kGenericPlanMaxSkus;
-  if (small_) return load_small(*skus);
+  if (small_) {
+    if (!load_direct(*skus)) load_small(*skus);
+    return;
+  }
   load_channels();
   any_dynamic_ = false;
   for (const auto& ch : channels_) any_dynamic_ |= ch.def.dynamic_buffer;
@@ -935,9 +1209,185 @@ void notify_channels(SPITupleTable* table) {
     if (!nulls[k]) Async_Notify("channel_sync", text_to_cstring(DatumGetTextPP(elems[k])));
 }
 
+// int4[], numeric[] (from payloads) and int8[] Datums (palloc'd in the current context).
+Datum int4_array(const std::vector<int32_t>& values) {
+  int n = static_cast<int>(values.size());
+  const int32_t* q = values.data();
+  return pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int k = 0; k < n; ++k) e[k] = Int32GetDatum(q[k]);
+    return PointerGetDatum(construct_array(e, n, INT4OID, 4, true, TYPALIGN_INT));
+  });
+}
+
+Datum int8_array(const std::vector<int64_t>& values) {
+  int n = static_cast<int>(values.size());
+  const int64_t* q = values.data();
+  return pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int k = 0; k < n; ++k) e[k] = Int64GetDatum(q[k]);
+    return PointerGetDatum(construct_array(e, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+}
+
+Datum numeric_array(const std::vector<const std::string*>& payloads) {
+  int n = static_cast<int>(payloads.size());
+  const std::string* const* p = payloads.data();
+  return pg::guard([&] {
+    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
+    return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The direct writer (small SKU sets): each changed listing and its outbox message are
+// updated in place through their unique keys (row locked first, as UPDATE would), without
+// the SQL upsert's planning and executor start-up. Rows it cannot write that way -- no
+// listing yet, or no outbox message yet -- go through the SQL upserts.
+
+// One changed target and what the direct writer did with it. Plain data.
+struct direct_change {
+  Datum channel, sku;  // text
+  int32 qty;
+  Datum price;          // numeric
+  bool missing;         // no listing yet: the SQL upsert writes it
+  bool written;         // the listing's target changed
+  bool outbox_missing;  // changed, but the listing has no outbox message yet
+  bool wake;            // the channel has new work
+  int64 version;        // the listing's new target_version
+};
+
+// Column numbers of the listings and outbox columns the direct writer sets.
+struct direct_columns {
+  AttrNumber l_channel, l_sku, l_qty, l_price, l_version, l_since, l_acked;
+  AttrNumber o_channel, o_sku, o_qty, o_price, o_version, o_status, o_attempts, o_enqueued,
+      o_next_attempt, o_claimed_version, o_changed_after_claim;
+};
+
+void find_direct_columns(Relation l, Relation o, direct_columns* c) {
+  c->l_channel = pg::column_number(l, "channel_id");
+  c->l_sku = pg::column_number(l, "sku");
+  c->l_qty = pg::column_number(l, "target_qty");
+  c->l_price = pg::column_number(l, "target_price");
+  c->l_version = pg::column_number(l, "target_version");
+  c->l_since = pg::column_number(l, "target_since");
+  c->l_acked = pg::column_number(l, "acked_version");
+  c->o_channel = pg::column_number(o, "channel_id");
+  c->o_sku = pg::column_number(o, "sku");
+  c->o_qty = pg::column_number(o, "qty");
+  c->o_price = pg::column_number(o, "price");
+  c->o_version = pg::column_number(o, "version");
+  c->o_status = pg::column_number(o, "status");
+  c->o_attempts = pg::column_number(o, "attempts");
+  c->o_enqueued = pg::column_number(o, "enqueued_at");
+  c->o_next_attempt = pg::column_number(o, "next_attempt_at");
+  c->o_claimed_version = pg::column_number(o, "claimed_version");
+  c->o_changed_after_claim = pg::column_number(o, "changed_after_claim_at");
+}
+
+// Sets column att of the next image being built.
+void set_next(pg::row_updater* u, AttrNumber att, Datum value, bool isnull = false) {
+  u->next->tts_values[att - 1] = value;
+  u->next->tts_isnull[att - 1] = isnull;
+}
+
+// The outbox message of a changed listing, as CS_UPSERT_OUTBOX's DO UPDATE would set it.
+// Plain C frame.
+void update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_change* r) {
+  Datum* v = ou->found->tts_values;
+  bool* nl = ou->found->tts_isnull;
+  if (r->version <= DatumGetInt64(v[c->o_version - 1])) return;  // a newer one is queued
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  text* status = DatumGetTextPP(v[c->o_status - 1]);
+  bool dead = VARSIZE_ANY_EXHDR(status) == 4 && memcmp(VARDATA_ANY(status), "dead", 4) == 0;
+  bool claimed = !nl[c->o_claimed_version - 1];
+  pg::row_updater_begin_next(ou);
+  set_next(ou, c->o_qty, Int32GetDatum(r->qty));
+  set_next(ou, c->o_price, r->price);
+  set_next(ou, c->o_version, Int64GetDatum(r->version));
+  set_next(ou, c->o_status, CStringGetTextDatum("pending"));
+  if (dead) {
+    set_next(ou, c->o_attempts, Int32GetDatum(0));
+    set_next(ou, c->o_enqueued, TimestampTzGetDatum(now));
+    set_next(ou, c->o_next_attempt, TimestampTzGetDatum(DT_NOBEGIN));
+  }
+  bool changed_after_claim = false;
+  if (!claimed) {
+    set_next(ou, c->o_changed_after_claim, 0, true);
+  } else if (nl[c->o_changed_after_claim - 1]) {
+    set_next(ou, c->o_changed_after_claim, TimestampTzGetDatum(now));
+    changed_after_claim = true;
+  } else {
+    changed_after_claim = true;
+  }
+  TimestampTz enqueued = DatumGetTimestampTz(ou->next->tts_values[c->o_enqueued - 1]);
+  pg::row_updater_update(ou);
+  r->wake = enqueued == now || changed_after_claim;
+}
+
+// One change: the listing, then its message. Plain C frame.
+void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_columns* c,
+                         direct_change* r) {
+  AttrNumber lkey[2] = {c->l_channel, c->l_sku};
+  AttrNumber okey[2] = {c->o_channel, c->o_sku};
+  Datum key[2] = {r->channel, r->sku};
+  if (!pg::row_updater_find(lu, 2, lkey, key)) {
+    r->missing = true;
+    return;
+  }
+  Datum* v = lu->found->tts_values;
+  bool* nl = lu->found->tts_isnull;
+  if (!nl[c->l_qty - 1] && DatumGetInt32(v[c->l_qty - 1]) == r->qty && !nl[c->l_price - 1] &&
+      DatumGetBool(DirectFunctionCall2(numeric_eq, v[c->l_price - 1], r->price)))
+    return;  // changed back meanwhile: nothing to write
+  r->version = DatumGetInt64(v[c->l_version - 1]) + 1;
+  bool acked = !nl[c->l_acked - 1] && DatumGetInt64(v[c->l_acked - 1]) >= r->version;
+  pg::row_updater_begin_next(lu);
+  set_next(lu, c->l_qty, Int32GetDatum(r->qty));
+  set_next(lu, c->l_price, r->price);
+  set_next(lu, c->l_version, Int64GetDatum(r->version));
+  set_next(lu, c->l_since, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
+  pg::row_updater_update(lu);
+  r->written = true;
+  if (acked) return;
+  if (!pg::row_updater_find(ou, 2, okey, key)) {
+    r->outbox_missing = true;
+    return;
+  }
+  update_message_direct(ou, c, r);
+}
+
+// Writes n changes directly; when a table or key is missing (an older install), marks every
+// row missing so the SQL upsert writes them all. Plain C frame.
+void write_direct(direct_change* rows, int n) {
+  Relation l = pg::open_cs_relation("listings", RowExclusiveLock);
+  Relation o = pg::open_cs_relation("outbox", RowExclusiveLock);
+  Oid ns = get_namespace_oid("channel_sync", false);
+  Oid lkey = get_relname_relid("listings_pkey", ns);
+  Oid okey = get_relname_relid("one_message_per_listing", ns);
+  if (l == nullptr || o == nullptr || !OidIsValid(lkey) || !OidIsValid(okey)) {
+    for (int k = 0; k < n; ++k) rows[k].missing = true;
+    if (l != nullptr) relation_close(l, NoLock);
+    if (o != nullptr) relation_close(o, NoLock);
+    return;
+  }
+  direct_columns cols;
+  find_direct_columns(l, o, &cols);
+  pg::row_updater lu, ou;
+  pg::row_updater_open(&lu, l, lkey);
+  pg::row_updater_open(&ou, o, okey);
+  for (int k = 0; k < n; ++k) write_change_direct(&lu, &ou, &cols, &rows[k]);
+  pg::row_updater_close(&ou);
+  pg::row_updater_close(&lu);
+  relation_close(o, NoLock);
+  relation_close(l, NoLock);
+}
+
 // The changed rows of one retarget, flushed to listings every kWriteChunk rows.
 class listing_writer {
  public:
+  explicit listing_writer(bool direct) : direct_(direct) {}
   void add(const std::string& channel, std::string_view sku, int32_t qty,
            const std::string& price) {
     channels_.push_back(channel);
@@ -952,6 +1402,10 @@ class listing_writer {
   void report(size_t total) { report_total_ = total; }
 
  private:
+  void flush_direct();
+  void clear();
+
+  bool direct_;
   size_t report_total_ = 0;
   size_t sent_ = 0;
   std::vector<std::string> channels_, skus_;
@@ -960,24 +1414,84 @@ class listing_writer {
   int64_t written_ = 0;
 };
 
+void listing_writer::clear() {
+  channels_.clear();
+  skus_.clear();
+  qty_.clear();
+  prices_.clear();
+}
+
+// Writes the rows that have a listing directly, enqueues the messages the direct writer
+// could not update, and keeps only the rows without a listing for the SQL upsert.
+void listing_writer::flush_direct() {
+  int n = static_cast<int>(channels_.size());
+  direct_change* rows =
+      pg::guard([&] { return static_cast<direct_change*>(palloc0(sizeof(direct_change) * n)); });
+  for (int k = 0; k < n; ++k) {
+    rows[k].channel = PointerGetDatum(pg::string_to_text(channels_[k]));
+    rows[k].sku = PointerGetDatum(pg::string_to_text(skus_[k]));
+    rows[k].qty = qty_[k];
+    const std::string* p = prices_[k];
+    rows[k].price = pg::guard([&] { return numeric_from_payload(p->data(), p->size()); });
+  }
+  pg::guard([&] { write_direct(rows, n); });
+  std::vector<std::string> keep_channels, keep_skus, queue_channels, queue_skus;
+  std::vector<int32_t> keep_qty, queue_qty;
+  std::vector<const std::string*> keep_prices, queue_prices;
+  std::vector<int64_t> queue_versions;
+  std::set<std::string> wake;
+  for (int k = 0; k < n; ++k) {
+    const direct_change& r = rows[k];
+    if (r.missing) {
+      keep_channels.push_back(channels_[k]);
+      keep_skus.push_back(skus_[k]);
+      keep_qty.push_back(qty_[k]);
+      keep_prices.push_back(prices_[k]);
+      continue;
+    }
+    written_ += r.written ? 1 : 0;
+    if (r.wake) wake.insert(channels_[k]);
+    if (!r.outbox_missing) continue;
+    queue_channels.push_back(channels_[k]);
+    queue_skus.push_back(skus_[k]);
+    queue_qty.push_back(qty_[k]);
+    queue_prices.push_back(prices_[k]);
+    queue_versions.push_back(r.version);
+  }
+  for (const std::string& ch : wake) {
+    const char* payload = ch.c_str();
+    pg::guard([&] { Async_Notify("channel_sync", payload); });
+  }
+  if (!queue_channels.empty()) {
+    Datum args[5] = {text_array(queue_channels), text_array(queue_skus), int4_array(queue_qty),
+                     numeric_array(queue_prices), int8_array(queue_versions)};
+    SPIPlanPtr pl = plan(q_outbox_upsert, true);
+    pg::guard([&] {
+      int rc = SPI_execute_plan(pl, args, nullptr, false, 0);
+      if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "channel_sync: outbox upsert failed: %s", SPI_result_code_string(rc));
+      notify_channels(SPI_tuptable);
+    });
+  }
+  channels_ = std::move(keep_channels);
+  skus_ = std::move(keep_skus);
+  qty_ = std::move(keep_qty);
+  prices_ = std::move(keep_prices);
+}
+
 void listing_writer::flush() {
   if (channels_.empty()) return;
+  size_t batch = channels_.size();
+  if (direct_) flush_direct();
+  if (channels_.empty()) {
+    sent_ += batch;
+    return;
+  }
   Datum args[4];
   args[0] = text_array(channels_);
   args[1] = text_array(skus_);
-  int n = static_cast<int>(qty_.size());
-  const int32_t* q = qty_.data();
-  const std::string* const* p = prices_.data();
-  args[2] = pg::guard([&] {
-    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    for (int k = 0; k < n; ++k) e[k] = Int32GetDatum(q[k]);
-    return PointerGetDatum(construct_array(e, n, INT4OID, 4, true, TYPALIGN_INT));
-  });
-  args[3] = pg::guard([&] {
-    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    for (int k = 0; k < n; ++k) e[k] = numeric_from_payload(p[k]->data(), p[k]->size());
-    return PointerGetDatum(construct_array(e, n, NUMERICOID, -1, false, TYPALIGN_INT));
-  });
+  args[2] = int4_array(qty_);
+  args[3] = numeric_array(prices_);
   SPIPlanPtr pl = plan(q_upsert, true);  // its plan does not depend on the arrays
   outbox_writer_scope scope;
   int64 done = pg::guard([&] {
@@ -994,12 +1508,9 @@ void listing_writer::flush() {
     return isnull ? int64{0} : DatumGetInt64(count);
   });
   written_ += static_cast<int64_t>(done);
-  sent_ += qty_.size();
+  sent_ += batch;
   if (report_total_ > 0) report_progress("written", sent_, report_total_, "changed listings");
-  channels_.clear();
-  skus_.clear();
-  qty_.clear();
-  prices_.clear();
+  clear();
 }
 
 // Current listing targets: qty (-1 = no row) and whether the price equals the new target.
@@ -1053,7 +1564,7 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
            }
          });
   }
-  listing_writer writer;
+  listing_writer writer(w.small());
   if (w.full()) {
     size_t to_write = 0;
     for (uint32_t i = 0; i < ns; ++i)

@@ -1,0 +1,56 @@
+// Direct table access for the hot path (a trigger re-targeting a few SKUs): B-tree lookups
+// and row updates without planning or starting a SQL executor, the way logical replication's
+// apply worker writes rows (execReplication.c). Every function here is PostgreSQL-level C:
+// call it inside cs::pg::guard, from a frame that owns nothing with a destructor.
+#pragma once
+
+#include "common/pg_headers.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+}
+
+namespace cs::pg {
+
+// Opens channel_sync.<name> (a table or an index); nullptr when there is no such relation
+// (an install older than the code, say): callers then take the SQL path.
+Relation open_cs_relation(const char* name, LOCKMODE mode);
+
+// Copies of the rows of heap whose leading index columns equal keys[0..nkeys) (a null key
+// matches NULL), visible to snap. out / count: palloc'd in the current memory context.
+void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, const bool* nulls,
+                  Snapshot snap, HeapTuple** out, int* count);
+
+// A column's number in a relation, or an error naming it.
+AttrNumber column_number(Relation rel, const char* column);
+
+// Updates rows of one table found by a unique index, each locked first (waiting for a
+// concurrent writer, then reading its version), with constraints, indexes and row triggers
+// handled as an UPDATE statement would (ExecSimpleRelationUpdate).
+struct row_updater {
+  Relation rel;
+  Oid key_index;
+  EState* estate;
+  ResultRelInfo* rri;
+  EPQState epq;
+  TupleTableSlot* search;  // key values of the row to find
+  TupleTableSlot* found;   // the locked current row
+  TupleTableSlot* next;    // the new image, built by the caller from found
+};
+
+void row_updater_open(row_updater* u, Relation rel, Oid key_index);
+// Finds and locks the row whose key columns (heap column numbers cols[0..n)) are vals;
+// false when there is none. On true, found holds it with every column deformed.
+bool row_updater_find(row_updater* u, int n, const AttrNumber* cols, const Datum* vals);
+// Starts next as a copy of found (values and nulls arrays ready to change).
+void row_updater_begin_next(row_updater* u);
+// Writes next over found.
+void row_updater_update(row_updater* u);
+void row_updater_close(row_updater* u);
+
+}  // namespace cs::pg
