@@ -112,11 +112,11 @@ SELECT now() IS NOT NULL AS real_now, 'a' = 'a'::text AS real_eq, jsonb_typeof('
 SELECT format('%s', 'x'::text);
 
 -- and they would catch an unpinned trigger: without its search_path the retarget trigger
--- runs its SQL under the caller's path
+-- runs its SQL under the caller's path (a price change: the stock hot path runs no SQL)
 BEGIN;
 ALTER FUNCTION channel_sync._retarget_on_change() RESET search_path;
 SET LOCAL search_path = evil, pg_catalog, public;
-UPDATE channel_sync.stock SET on_hand = 9 WHERE sku OPERATOR(pg_catalog.=) 'TEE';
+UPDATE channel_sync.skus SET base_price = base_price OPERATOR(pg_catalog.+) 1 WHERE sku OPERATOR(pg_catalog.=) 'TEE';
 ROLLBACK;
 
 -- now the whole API under the hostile path: nothing says "hijacked"

@@ -1253,6 +1253,7 @@ struct direct_change {
   Datum price;          // numeric
   bool missing;         // no listing yet: the SQL upsert writes it
   bool written;         // the listing's target changed
+  bool needs_message;   // its new version is not acknowledged yet
   bool outbox_missing;  // changed, but the listing has no outbox message yet
   bool wake;            // the channel has new work
   int64 version;        // the listing's new target_version
@@ -1260,21 +1261,17 @@ struct direct_change {
 
 // Column numbers of the listings and outbox columns the direct writer sets.
 struct direct_columns {
-  AttrNumber l_channel, l_sku, l_qty, l_price, l_version, l_since, l_acked;
-  AttrNumber o_channel, o_sku, o_qty, o_price, o_version, o_status, o_attempts, o_enqueued,
-      o_next_attempt, o_claimed_version, o_changed_after_claim;
+  AttrNumber l_qty, l_price, l_version, l_since, l_acked;
+  AttrNumber o_qty, o_price, o_version, o_status, o_attempts, o_enqueued, o_next_attempt,
+      o_claimed_version, o_changed_after_claim;
 };
 
 void find_direct_columns(Relation l, Relation o, direct_columns* c) {
-  c->l_channel = pg::column_number(l, "channel_id");
-  c->l_sku = pg::column_number(l, "sku");
   c->l_qty = pg::column_number(l, "target_qty");
   c->l_price = pg::column_number(l, "target_price");
   c->l_version = pg::column_number(l, "target_version");
   c->l_since = pg::column_number(l, "target_since");
   c->l_acked = pg::column_number(l, "acked_version");
-  c->o_channel = pg::column_number(o, "channel_id");
-  c->o_sku = pg::column_number(o, "sku");
   c->o_qty = pg::column_number(o, "qty");
   c->o_price = pg::column_number(o, "price");
   c->o_version = pg::column_number(o, "version");
@@ -1292,12 +1289,12 @@ void set_next(pg::row_updater* u, AttrNumber att, Datum value, bool isnull = fal
   u->next->tts_isnull[att - 1] = isnull;
 }
 
-// The outbox message of a changed listing, as CS_UPSERT_OUTBOX's DO UPDATE would set it.
-// Plain C frame.
-void update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_change* r) {
+// The outbox message of a changed listing, as CS_UPSERT_OUTBOX's DO UPDATE would set it,
+// from the message in found; false when it changed concurrently. Plain C frame.
+bool update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_change* r) {
   Datum* v = ou->found->tts_values;
   bool* nl = ou->found->tts_isnull;
-  if (r->version <= DatumGetInt64(v[c->o_version - 1])) return;  // a newer one is queued
+  if (r->version <= DatumGetInt64(v[c->o_version - 1])) return true;  // a newer one is queued
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   text* status = DatumGetTextPP(v[c->o_status - 1]);
   bool dead = VARSIZE_ANY_EXHDR(status) == 4 && memcmp(VARDATA_ANY(status), "dead", 4) == 0;
@@ -1312,50 +1309,57 @@ void update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_
     set_next(ou, c->o_enqueued, TimestampTzGetDatum(now));
     set_next(ou, c->o_next_attempt, TimestampTzGetDatum(DT_NOBEGIN));
   }
-  bool changed_after_claim = false;
-  if (!claimed) {
-    set_next(ou, c->o_changed_after_claim, 0, true);
-  } else if (nl[c->o_changed_after_claim - 1]) {
+  if (!claimed) set_next(ou, c->o_changed_after_claim, 0, true);
+  if (claimed && nl[c->o_changed_after_claim - 1])
     set_next(ou, c->o_changed_after_claim, TimestampTzGetDatum(now));
-    changed_after_claim = true;
-  } else {
-    changed_after_claim = true;
-  }
   TimestampTz enqueued = DatumGetTimestampTz(ou->next->tts_values[c->o_enqueued - 1]);
-  pg::row_updater_update(ou);
-  r->wake = enqueued == now || changed_after_claim;
+  if (!pg::row_updater_update(ou)) return false;
+  r->wake = enqueued == now || claimed;
+  return true;
 }
 
-// One change: the listing, then its message. Plain C frame.
-void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_columns* c,
-                         direct_change* r) {
-  AttrNumber lkey[2] = {c->l_channel, c->l_sku};
-  AttrNumber okey[2] = {c->o_channel, c->o_sku};
-  Datum key[2] = {r->channel, r->sku};
-  if (!pg::row_updater_find(lu, 2, lkey, key)) {
-    r->missing = true;
-    return;
-  }
+// The listing of one change, from the listing in found; false when it changed concurrently.
+// Plain C frame.
+bool update_listing_direct(pg::row_updater* lu, const direct_columns* c, direct_change* r) {
   Datum* v = lu->found->tts_values;
   bool* nl = lu->found->tts_isnull;
   if (!nl[c->l_qty - 1] && DatumGetInt32(v[c->l_qty - 1]) == r->qty && !nl[c->l_price - 1] &&
       DatumGetBool(DirectFunctionCall2(numeric_eq, v[c->l_price - 1], r->price)))
-    return;  // changed back meanwhile: nothing to write
-  r->version = DatumGetInt64(v[c->l_version - 1]) + 1;
-  bool acked = !nl[c->l_acked - 1] && DatumGetInt64(v[c->l_acked - 1]) >= r->version;
+    return true;  // already this target: nothing to write
+  int64 version = DatumGetInt64(v[c->l_version - 1]) + 1;
+  bool acked = !nl[c->l_acked - 1] && DatumGetInt64(v[c->l_acked - 1]) >= version;
   pg::row_updater_begin_next(lu);
   set_next(lu, c->l_qty, Int32GetDatum(r->qty));
   set_next(lu, c->l_price, r->price);
-  set_next(lu, c->l_version, Int64GetDatum(r->version));
+  set_next(lu, c->l_version, Int64GetDatum(version));
   set_next(lu, c->l_since, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-  pg::row_updater_update(lu);
+  if (!pg::row_updater_update(lu)) return false;
   r->written = true;
-  if (acked) return;
-  if (!pg::row_updater_find(ou, 2, okey, key)) {
-    r->outbox_missing = true;
-    return;
+  r->version = version;
+  r->needs_message = !acked;
+  return true;
+}
+
+// One change: the listing, then its message (each found again after a concurrent change).
+// Plain C frame.
+void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_columns* c,
+                         direct_change* r) {
+  Datum key[2] = {r->channel, r->sku};
+  for (;;) {
+    if (!pg::row_updater_find(lu, 2, key)) {
+      r->missing = true;
+      return;
+    }
+    if (update_listing_direct(lu, c, r)) break;
   }
-  update_message_direct(ou, c, r);
+  if (!r->needs_message) return;
+  for (;;) {
+    if (!pg::row_updater_find(ou, 2, key)) {
+      r->outbox_missing = true;
+      return;
+    }
+    if (update_message_direct(ou, c, r)) break;
+  }
 }
 
 // Writes n changes directly; when a table or key is missing (an older install), marks every
@@ -1375,8 +1379,8 @@ void write_direct(direct_change* rows, int n) {
   direct_columns cols;
   find_direct_columns(l, o, &cols);
   pg::row_updater lu, ou;
-  pg::row_updater_open(&lu, l, lkey);
-  pg::row_updater_open(&ou, o, okey);
+  pg::row_updater_open(&lu, l, lkey, 1);  // target_qty_not_negative
+  pg::row_updater_open(&ou, o, okey, 2);  // outbox_qty_not_negative, outbox_status_known
   for (int k = 0; k < n; ++k) write_change_direct(&lu, &ou, &cols, &rows[k]);
   pg::row_updater_close(&ou);
   pg::row_updater_close(&lu);

@@ -70,9 +70,24 @@ AttrNumber column_number(Relation rel, const char* column) {
   return InvalidAttrNumber;
 }
 
-void row_updater_open(row_updater* u, Relation rel, Oid key_index) {
+// A fresh scan of the key index with the latest snapshot.
+static void begin_key_scan(row_updater* u) {
+  u->snap = RegisterSnapshot(GetLatestSnapshot());
+  u->scan = index_beginscan(u->rel, u->index, u->snap,
+                            IndexRelationGetNumberOfKeyAttributes(u->index), 0);
+}
+
+static void end_key_scan(row_updater* u) {
+  index_endscan(u->scan);
+  UnregisterSnapshot(u->snap);
+}
+
+void row_updater_open(row_updater* u, Relation rel, Oid key_index, int own_checks) {
   u->rel = rel;
-  u->key_index = key_index;
+  TupleConstr* constr = rel->rd_att->constr;
+  u->check = constr != nullptr && constr->num_check != own_checks;
+  u->index = index_open(key_index, RowExclusiveLock);
+  begin_key_scan(u);
   u->estate = CreateExecutorState();
   RangeTblEntry* rte = makeNode(RangeTblEntry);
   rte->rtekind = RTE_RELATION;
@@ -83,27 +98,19 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index) {
   u->rri = makeNode(ResultRelInfo);
   InitResultRelInfo(u->rri, rel, 1, nullptr, 0);
   u->estate->es_output_cid = GetCurrentCommandId(true);
-  u->estate->es_snapshot = GetActiveSnapshot();
+  u->estate->es_snapshot = u->snap;
   ExecOpenIndices(u->rri, false);
   EvalPlanQualInit(&u->epq, u->estate, nullptr, NIL, -1);
-  u->search = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
   u->found = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), table_slot_callbacks(rel));
   u->next = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
   AfterTriggerBeginQuery();
 }
 
-bool row_updater_find(row_updater* u, int n, const AttrNumber* cols, const Datum* vals) {
-  TupleTableSlot* s = u->search;
-  ExecClearTuple(s);
-  int natts = s->tts_tupleDescriptor->natts;
-  for (int i = 0; i < natts; ++i) s->tts_isnull[i] = true;
-  for (int k = 0; k < n; ++k) {
-    s->tts_values[cols[k] - 1] = vals[k];
-    s->tts_isnull[cols[k] - 1] = false;
-  }
-  ExecStoreVirtualTuple(s);
-  if (!RelationFindReplTupleByIndex(u->rel, u->key_index, LockTupleExclusive, s, u->found))
-    return false;
+bool row_updater_find(row_updater* u, int n, const Datum* keys) {
+  ScanKeyData skeys[INDEX_MAX_KEYS];
+  for (int k = 0; k < n; ++k) equality_key(u->index, k + 1, keys[k], false, &skeys[k]);
+  index_rescan(u->scan, skeys, n, nullptr, 0);
+  if (!index_getnext_slot(u->scan, ForwardScanDirection, u->found)) return false;
   slot_getallattrs(u->found);
   return true;
 }
@@ -116,9 +123,36 @@ void row_updater_begin_next(row_updater* u) {
   memcpy(next->tts_isnull, u->found->tts_isnull, sizeof(bool) * natts);
 }
 
-void row_updater_update(row_updater* u) {
-  ExecStoreVirtualTuple(u->next);
-  ExecSimpleRelationUpdate(u->rri, u->estate, &u->epq, u->found, u->next);
+bool row_updater_update(row_updater* u) {
+  TupleTableSlot* next = ExecStoreVirtualTuple(u->next);
+  ItemPointer tid = &u->found->tts_tid;
+  ResultRelInfo* rri = u->rri;
+  EState* estate = u->estate;
+  CheckCmdReplicaIdentity(u->rel, CMD_UPDATE);
+  if (rri->ri_TrigDesc != nullptr && rri->ri_TrigDesc->trig_update_before_row &&
+      !ExecBRUpdateTriggers(estate, &u->epq, rri, tid, nullptr, next, nullptr))
+    return true;  // a user's BEFORE trigger skipped it
+  if (u->check) ExecConstraints(rri, next, estate);
+  TM_FailureData tmfd;
+  LockTupleMode lockmode;
+  bool update_indexes = false;
+  TM_Result result = table_tuple_update(u->rel, tid, next, estate->es_output_cid, u->snap,
+                                        InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+  if (result == TM_Updated || result == TM_Deleted) {
+    end_key_scan(u);  // find it again with a snapshot that sees the other writer
+    begin_key_scan(u);
+    estate->es_snapshot = u->snap;
+    return false;
+  }
+  if (result != TM_Ok)
+    elog(ERROR, "channel_sync: unexpected result %d updating %s", static_cast<int>(result),
+         RelationGetRelationName(u->rel));
+  List* recheck = NIL;
+  if (rri->ri_NumIndices > 0 && update_indexes)
+    recheck = ExecInsertIndexTuples(rri, next, estate, true, false, nullptr, NIL);
+  ExecARUpdateTriggers(estate, rri, nullptr, nullptr, tid, nullptr, next, recheck, nullptr, false);
+  list_free(recheck);
+  return true;
 }
 
 void row_updater_close(row_updater* u) {
@@ -129,6 +163,8 @@ void row_updater_close(row_updater* u) {
   ExecCloseRangeTableRelations(u->estate);
   ExecResetTupleTable(u->estate->es_tupleTable, false);
   FreeExecutorState(u->estate);
+  end_key_scan(u);
+  index_close(u->index, NoLock);
 }
 
 }  // namespace cs::pg

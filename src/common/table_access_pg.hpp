@@ -29,28 +29,36 @@ void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, c
 // A column's number in a relation, or an error naming it.
 AttrNumber column_number(Relation rel, const char* column);
 
-// Updates rows of one table found by a unique index, each locked first (waiting for a
-// concurrent writer, then reading its version), with constraints, indexes and row triggers
-// handled as an UPDATE statement would (ExecSimpleRelationUpdate).
+// Updates rows of one table found by a unique index, with constraints, indexes and row
+// triggers handled as an UPDATE statement would (ExecSimpleRelationUpdate's steps). A row
+// is read with the latest snapshot and written without locking it first; when a concurrent
+// transaction changed it meanwhile, row_updater_update returns false (after waiting for
+// that transaction) and the caller finds the row again and rebuilds its image -- what an
+// UPDATE's EvalPlanQual re-check does.
 struct row_updater {
   Relation rel;
-  Oid key_index;
+  Relation index;
+  IndexScanDesc scan;
+  Snapshot snap;
   EState* estate;
   ResultRelInfo* rri;
   EPQState epq;
-  TupleTableSlot* search;  // key values of the row to find
-  TupleTableSlot* found;   // the locked current row
-  TupleTableSlot* next;    // the new image, built by the caller from found
+  TupleTableSlot* found;  // the current row
+  TupleTableSlot* next;   // the new image, built by the caller from found
+  bool check;             // evaluate the table's constraints on every write
 };
 
-void row_updater_open(row_updater* u, Relation rel, Oid key_index);
-// Finds and locks the row whose key columns (heap column numbers cols[0..n)) are vals;
-// false when there is none. On true, found holds it with every column deformed.
-bool row_updater_find(row_updater* u, int n, const AttrNumber* cols, const Datum* vals);
+// own_checks: how many CHECK constraints channel_sync itself defines on the table. The
+// caller's values satisfy those (and NOT NULL) by construction, so constraints are evaluated
+// (their expressions compiled, ~25 us a statement) only when someone added more.
+void row_updater_open(row_updater* u, Relation rel, Oid key_index, int own_checks);
+// Finds the row whose unique key (the index's columns, in order) is keys[0..n); false when
+// there is none. On true, found holds it with every column deformed.
+bool row_updater_find(row_updater* u, int n, const Datum* keys);
 // Starts next as a copy of found (values and nulls arrays ready to change).
 void row_updater_begin_next(row_updater* u);
-// Writes next over found.
-void row_updater_update(row_updater* u);
+// Writes next over found; false when found was changed concurrently (see above).
+bool row_updater_update(row_updater* u);
 void row_updater_close(row_updater* u);
 
 }  // namespace cs::pg

@@ -22,9 +22,13 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "utils/snapmgr.h"
 }
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
+#include "common/table_access_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -214,38 +218,55 @@ void add_changed_skus(const std::vector<stock_image>& rows, const std::vector<st
     if (other == nullptr || same.count(r) == 0) skus.insert(std::get<0>(r));
 }
 
-// The bundles that contain any of the SKUs (one indexed query, planned once).
-SPIPlanPtr bundles_plan = nullptr;
+// The bundles that contain any of the SKUs: direct lookups in bundle_components' index on
+// component_sku (no SQL on the hot path). Plain C frame.
+void collect_bundles(const std::string* skus, int n, HeapTuple** rows, int* count, TupleDesc* desc,
+                     AttrNumber* bundle_att) {
+  Relation heap = cs::pg::open_cs_relation("bundle_components", AccessShareLock);
+  Relation index = cs::pg::open_cs_relation("bundle_components_component_idx", AccessShareLock);
+  if (heap == nullptr || index == nullptr)
+    elog(ERROR, "channel_sync: bundle_components or its component index is missing");
+  *desc = RelationGetDescr(heap);
+  *bundle_att = cs::pg::column_number(heap, "bundle_sku");
+  int size = 0;
+  *rows = nullptr;
+  *count = 0;
+  for (int k = 0; k < n; ++k) {
+    Datum key =
+        PointerGetDatum(cstring_to_text_with_len(skus[k].data(), static_cast<int>(skus[k].size())));
+    HeapTuple* found = nullptr;
+    int nfound = 0;
+    cs::pg::fetch_by_key(heap, index, 1, &key, nullptr, GetActiveSnapshot(), &found, &nfound);
+    if (nfound == 0) continue;
+    if (*count + nfound > size) {
+      size = 2 * (*count + nfound);
+      *rows = static_cast<HeapTuple*>(*rows == nullptr ? palloc(sizeof(HeapTuple) * size)
+                                                       : repalloc(*rows, sizeof(HeapTuple) * size));
+    }
+    memcpy(*rows + *count, found, sizeof(HeapTuple) * nfound);
+    *count += nfound;
+  }
+  relation_close(index, AccessShareLock);
+  relation_close(heap, AccessShareLock);
+}
 
 std::vector<std::string> bundles_of(const std::vector<std::string>& skus) {
-  int n = static_cast<int>(skus.size());
   const std::string* s = skus.data();
-  SPITupleTable* table = cs::pg::guard([&] {
-    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-    for (int k = 0; k < n; ++k)
-      e[k] = PointerGetDatum(cstring_to_text_with_len(s[k].data(), static_cast<int>(s[k].size())));
-    Datum arg = PointerGetDatum(construct_array(e, n, TEXTOID, -1, false, TYPALIGN_INT));
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    if (bundles_plan == nullptr) {
-      Oid types[1] = {TEXTARRAYOID};
-      bundles_plan = cs::pg::prepare_kept_plan(
-          "SELECT DISTINCT bundle_sku FROM channel_sync.bundle_components"
-          " WHERE component_sku = ANY($1)",
-          1, types, CURSOR_OPT_GENERIC_PLAN);
-    }
-    int rc = SPI_execute_plan(bundles_plan, &arg, nullptr, true, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-    return SPI_tuptable;
-  });
+  int n = static_cast<int>(skus.size());
+  HeapTuple* rows = nullptr;
+  int count = 0;
+  TupleDesc desc = nullptr;
+  AttrNumber att = InvalidAttrNumber;
+  cs::pg::guard([&] { collect_bundles(s, n, &rows, &count, &desc, &att); });
   std::vector<std::string> out;
-  uint64 rows = table == nullptr ? 0 : SPI_processed;
-  for (uint64 i = 0; i < rows; ++i) {
-    bool is_null = false;
-    Datum d =
-        cs::pg::guard([&] { return SPI_getbinval(table->vals[i], table->tupdesc, 1, &is_null); });
-    if (!is_null) out.push_back(cs::pg::text_to_string(d));
+  for (int k = 0; k < count; ++k) {
+    HeapTuple t = rows[k];
+    Datum d = cs::pg::guard([&] {
+      bool isnull = false;
+      return heap_getattr(t, att, desc, &isnull);
+    });
+    out.push_back(cs::pg::text_to_string(d));
   }
-  cs::pg::guard([] { SPI_finish(); });
   return out;
 }
 
