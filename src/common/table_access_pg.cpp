@@ -17,10 +17,58 @@ extern "C" {
 
 namespace cs::pg {
 
-Relation open_cs_relation(const char* name, LOCKMODE mode) {
+// Relation OIDs by name, remembered for the backend: the hot path opens ~20 relations per
+// statement. A remembered OID is checked on every open (a dropped and re-created extension
+// has new OIDs), and looked up again when it no longer names channel_sync.<name>.
+struct remembered_oid {
+  const char* name;  // a string literal of the caller
+  Oid relid;
+};
+static remembered_oid remembered[64];
+static int remembered_count = 0;
+
+static Oid lookup_cs_relation(const char* name) {
   Oid ns = get_namespace_oid("channel_sync", true);
-  Oid relid = OidIsValid(ns) ? get_relname_relid(name, ns) : InvalidOid;
-  return OidIsValid(relid) ? relation_open(relid, mode) : nullptr;
+  return OidIsValid(ns) ? get_relname_relid(name, ns) : InvalidOid;
+}
+
+static bool names(Relation rel, const char* name) {
+  return strcmp(RelationGetRelationName(rel), name) == 0 &&
+         strcmp(get_namespace_name(RelationGetNamespace(rel)), "channel_sync") == 0;
+}
+
+Relation open_cs_relation(const char* name, LOCKMODE mode) {
+  remembered_oid* slot = nullptr;
+  for (int k = 0; k < remembered_count && slot == nullptr; ++k)
+    if (remembered[k].name == name || strcmp(remembered[k].name, name) == 0) slot = &remembered[k];
+  if (slot != nullptr) {
+    Relation rel = try_relation_open(slot->relid, mode);
+    if (rel != nullptr && names(rel, name)) return rel;
+    if (rel != nullptr) relation_close(rel, mode);
+  }
+  Oid relid = lookup_cs_relation(name);
+  if (!OidIsValid(relid)) return nullptr;
+  if (slot == nullptr && remembered_count < 64) slot = &remembered[remembered_count++];
+  if (slot != nullptr) *slot = remembered_oid{name, relid};
+  return relation_open(relid, mode);
+}
+
+// The B-tree equality function of an operator family and type, remembered for the backend
+// (built-in operator families and their members do not change).
+static RegProcedure equality_proc(Oid opfamily, Oid type) {
+  static struct {
+    Oid opfamily, type;
+    RegProcedure proc;
+  } known[16];
+  static int count = 0;
+  for (int k = 0; k < count; ++k)
+    if (known[k].opfamily == opfamily && known[k].type == type) return known[k].proc;
+  Oid op = get_opfamily_member(opfamily, type, type, BTEqualStrategyNumber);
+  if (!OidIsValid(op))
+    elog(ERROR, "channel_sync: no equality operator in operator family %u", opfamily);
+  RegProcedure proc = get_opcode(op);
+  if (count < 16) known[count++] = {opfamily, type, proc};
+  return proc;
 }
 
 // The equality scan key of index column k (1-based) for value, or IS NULL.
@@ -30,10 +78,8 @@ static void equality_key(Relation index, int k, Datum value, bool isnull, ScanKe
                            InvalidOid, InvalidOid, (Datum)0);
     return;
   }
-  Oid type = index->rd_opcintype[k - 1];
-  Oid op = get_opfamily_member(index->rd_opfamily[k - 1], type, type, BTEqualStrategyNumber);
-  if (!OidIsValid(op)) elog(ERROR, "channel_sync: no equality operator for index column %d", k);
-  ScanKeyInit(key, k, BTEqualStrategyNumber, get_opcode(op), value);
+  ScanKeyInit(key, k, BTEqualStrategyNumber,
+              equality_proc(index->rd_opfamily[k - 1], index->rd_opcintype[k - 1]), value);
   key->sk_collation = index->rd_indcollation[k - 1];
 }
 
