@@ -59,7 +59,9 @@ constexpr size_t kWriteChunk = 50000;
 // ---------------------------------------------------------------------------------------
 // Reading query results: column kinds and the decoded cells of one fetched batch.
 
-enum class col : uint8_t { text, int4, boolean, float8, numeric };
+// pct: numeric percent read as basis points, (pct * 100)::int4; epoch: an interval read as
+// date_part('epoch', interval)::float8 (the direct loader's forms of q_small's expressions).
+enum class col : uint8_t { text, int4, boolean, float8, numeric, pct, epoch };
 
 struct cell {
   const char* str;  // text / numeric payload (points into the fetched tuple)
@@ -71,6 +73,40 @@ struct cell {
 
 constexpr int kMaxColumns = 16;
 
+// Decodes one value into a cell. Plain C frame: may ereport.
+void decode_value(Datum d, bool isnull, col kind, cell* x) {
+  *x = cell{nullptr, 0, 0, 0, isnull};
+  if (isnull) return;
+  switch (kind) {
+    case col::text:
+    case col::numeric: {
+      struct varlena* v =
+          pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
+      x->str = VARDATA_ANY(v);
+      x->len = static_cast<int32_t>(VARSIZE_ANY_EXHDR(v));
+      break;
+    }
+    case col::int4:
+      x->i = DatumGetInt32(d);
+      break;
+    case col::boolean:
+      x->i = DatumGetBool(d) ? 1 : 0;
+      break;
+    case col::float8:
+      x->f = DatumGetFloat8(d);
+      break;
+    case col::pct:
+      x->i = DatumGetInt32(DirectFunctionCall1(
+          numeric_int4,
+          DirectFunctionCall2(numeric_mul, d,
+                              DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))));
+      break;
+    case col::epoch:
+      x->f = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), d));
+      break;
+  }
+}
+
 // Decodes n rows of SPI_tuptable into cells (row-major). Plain C frame: may ereport.
 void decode_batch(uint64 n, const col* kinds, int ncols, cell* out) {
   SPITupleTable* table = SPI_tuptable;
@@ -81,36 +117,8 @@ void decode_batch(uint64 n, const col* kinds, int ncols, cell* out) {
     elog(ERROR, "channel_sync: unexpected row shape");
   for (uint64 r = 0; r < n; ++r) {
     heap_deform_tuple(table->vals[r], desc, values, isnulls);
-    for (int c = 0; c < ncols; ++c) {
-      cell* x = &out[r * ncols + c];
-      bool isnull = isnulls[c];
-      Datum d = values[c];
-      x->null = isnull;
-      x->str = nullptr;
-      x->len = 0;
-      x->i = 0;
-      x->f = 0;
-      if (isnull) continue;
-      switch (kinds[c]) {
-        case col::text:
-        case col::numeric: {
-          struct varlena* v =
-              pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
-          x->str = VARDATA_ANY(v);
-          x->len = static_cast<int32_t>(VARSIZE_ANY_EXHDR(v));
-          break;
-        }
-        case col::int4:
-          x->i = DatumGetInt32(d);
-          break;
-        case col::boolean:
-          x->i = DatumGetBool(d) ? 1 : 0;
-          break;
-        case col::float8:
-          x->f = DatumGetFloat8(d);
-          break;
-      }
-    }
+    for (int c = 0; c < ncols; ++c)
+      decode_value(values[c], isnulls[c], kinds[c], &out[r * ncols + c]);
     if ((r & 4095) == 0) CHECK_FOR_INTERRUPTS();
   }
 }
@@ -765,40 +773,6 @@ void close_direct(direct_tables* t) {
   for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], AccessShareLock);
 }
 
-// What a direct read makes of a column.
-enum class dcol : uint8_t { text, int4, boolean, pct, epoch };
-
-// Reads column att of a fetched row into c, as q_small's expression for it would. Plain C.
-void read_cell(HeapTuple t, TupleDesc d, AttrNumber att, dcol kind, cell* c) {
-  bool isnull = false;
-  Datum v = heap_getattr(t, att, d, &isnull);
-  *c = cell{nullptr, 0, 0, 0, isnull};
-  if (isnull) return;
-  switch (kind) {
-    case dcol::text: {
-      struct varlena* x = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(v));
-      c->str = VARDATA_ANY(x);
-      c->len = static_cast<int32_t>(VARSIZE_ANY_EXHDR(x));
-      break;
-    }
-    case dcol::int4:
-      c->i = DatumGetInt32(v);
-      break;
-    case dcol::boolean:
-      c->i = DatumGetBool(v) ? 1 : 0;
-      break;
-    case dcol::pct:  // (pct * 100)::int4
-      c->i = DatumGetInt32(DirectFunctionCall1(
-          numeric_int4,
-          DirectFunctionCall2(numeric_mul, v,
-                              DirectFunctionCall1(int4_numeric, Int32GetDatum(100)))));
-      break;
-    case dcol::epoch:  // date_part('epoch', interval)::float8
-      c->f = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), v));
-      break;
-  }
-}
-
 // The rows of a table whose leading index columns equal the keys (text keys; a nullptr key
 // is NULL), as copies in the current memory context.
 struct fetched_rows {
@@ -825,41 +799,60 @@ fetched_rows fetch(Relation heap, Relation index, Snapshot snap,
   return f;
 }
 
-// One row for small_row(): kind, then (column number, how to read it, q_small column).
+// A column the direct loader reads: its name, how to read it, the q_small column it fills.
 struct direct_column {
   const char* name;
-  dcol kind;
+  col kind;
   small_col to;
 };
 
-void feed_row(world& w, int kind, const fetched_rows& f, int r,
-              std::initializer_list<direct_column> columns, cell* row) {
+constexpr int kMaxDirectColumns = 9;
+
+// The column numbers of columns in a fetched table. Plain C frame.
+void resolve_columns(TupleDesc d, const direct_column* columns, int n, AttrNumber* atts) {
+  for (int k = 0; k < n; ++k) {
+    atts[k] = InvalidAttrNumber;
+    for (int i = 0; i < d->natts && atts[k] == InvalidAttrNumber; ++i)
+      if (!TupleDescAttr(d, i)->attisdropped &&
+          strcmp(NameStr(TupleDescAttr(d, i)->attname), columns[k].name) == 0)
+        atts[k] = TupleDescAttr(d, i)->attnum;
+    if (atts[k] == InvalidAttrNumber) elog(ERROR, "channel_sync: no column %s", columns[k].name);
+  }
+}
+
+// Row r of f as a q_small row of the given kind (the other columns NULL). Plain C frame.
+void decode_direct_row(const fetched_rows* f, int r, int kind, const direct_column* columns,
+                       const AttrNumber* atts, int n, cell* row) {
   for (int k = 0; k < k_ncols; ++k) row[k] = cell{nullptr, 0, 0, 0, true};
   row[k_kind] = cell{nullptr, 0, kind, 0, false};
-  HeapTuple t = f.rows[r];
-  TupleDesc d = f.desc;
-  for (const direct_column& c : columns) {
-    const char* name = c.name;
-    dcol how = c.kind;
-    cell* to = &row[c.to];
-    pg::guard([&] {
-      AttrNumber att = InvalidAttrNumber;
-      for (int i = 0; i < d->natts; ++i)
-        if (!TupleDescAttr(d, i)->attisdropped &&
-            strcmp(NameStr(TupleDescAttr(d, i)->attname), name) == 0)
-          att = TupleDescAttr(d, i)->attnum;
-      if (att == InvalidAttrNumber) elog(ERROR, "channel_sync: no column %s", name);
-      read_cell(t, d, att, how, to);
-    });
+  for (int k = 0; k < n; ++k) {
+    bool isnull = false;
+    Datum v = heap_getattr(f->rows[r], atts[k], f->desc, &isnull);
+    decode_value(v, isnull, columns[k].kind, &row[columns[k].to]);
   }
-  (void)w;
+}
+
+// Decodes every row of f as a q_small row of the given kind, calling on_row(row) for each.
+template <typename F>
+void each_direct_row(const fetched_rows& f, int kind, std::initializer_list<direct_column> columns,
+                     cell* row, F&& on_row) {
+  if (f.count == 0) return;
+  const direct_column* cols = columns.begin();
+  int n = static_cast<int>(columns.size());
+  AttrNumber atts[kMaxDirectColumns];
+  const fetched_rows* fp = &f;
+  pg::guard([&] { resolve_columns(fp->desc, cols, n, atts); });
+  for (int r = 0; r < f.count; ++r) {
+    pg::guard([&] { decode_direct_row(fp, r, kind, cols, atts, n, row); });
+    on_row();
+  }
 }
 
 // A rule's columns, into i1..i6 (read_rule's order).
-#define CS_RULE_COLUMNS                                                                          \
-  {"buffer", dcol::int4, k_i1}, {"reserve_pct", dcol::pct, k_i2}, {"list_pct", dcol::pct, k_i3}, \
-      {"cap", dcol::int4, k_i4}, {"low_stock_cutoff", dcol::int4, k_i5}, {                       \
-    "dynamic_buffer", dcol::boolean, k_i6                                                        \
+#define CS_RULE_COLUMNS                                                                       \
+  {"buffer", col::int4, k_i1}, {"reserve_pct", col::pct, k_i2}, {"list_pct", col::pct, k_i3}, \
+      {"cap", col::int4, k_i4}, {"low_stock_cutoff", col::int4, k_i5}, {                      \
+    "dynamic_buffer", col::boolean, k_i6                                                      \
   }
 
 bool world::load_direct(const std::vector<std::string>& skus) {
@@ -872,57 +865,50 @@ bool world::load_direct(const std::vector<std::string>& skus) {
   cell row[k_ncols];
   auto feed = [&](int kind, const fetched_rows& f, std::initializer_list<direct_column> cols,
                   auto&& adjust) {
-    for (int r = 0; r < f.count; ++r) {
-      feed_row(*this, kind, f, r, cols, row);
-      if (!adjust(f, r)) continue;
+    each_direct_row(f, kind, cols, row, [&] {
+      adjust();
       small_row(row, stage, active, listed, lists_any);
-    }
+    });
   };
-  auto keep = [](const fetched_rows&, int) { return true; };
+  auto keep = [] {};
   // 0: channels in key order, each with its default rule
   fetched_rows channels = fetch(t.channels, t.channels_pk, t.snap, {});
-  for (int r = 0; r < channels.count; ++r) {
-    feed_row(*this, 0, channels, r,
-             {{"channel_id", dcol::text, k_a},
-              {"lag_target", dcol::epoch, k_f},
-              {"active", dcol::boolean, k_i7}},
-             row);
-    std::string id(view(row[k_a]));
-    cell saved[k_ncols];
-    std::copy(row, row + k_ncols, saved);
-    fetched_rows rule = fetch(t.rules, t.rules_key, t.snap, {&id, nullptr});
-    if (rule.count > 0) {
-      feed_row(*this, 0, rule, 0, {CS_RULE_COLUMNS}, row);
-      for (small_col k : {k_a, k_f, k_i7}) row[k] = saved[k];
-    }
-    small_row(row, stage, active, listed, lists_any);
-  }
+  each_direct_row(channels, 0,
+                  {{"channel_id", col::text, k_a},
+                   {"lag_target", col::epoch, k_f},
+                   {"active", col::boolean, k_i7}},
+                  row, [&] {
+                    std::string id(view(row[k_a]));
+                    cell saved[k_ncols];
+                    std::copy(row, row + k_ncols, saved);
+                    each_direct_row(fetch(t.rules, t.rules_key, t.snap, {&id, nullptr}), 0,
+                                    {CS_RULE_COLUMNS}, row, [] {});
+                    for (small_col k : {k_kind, k_a, k_f, k_i7}) row[k] = saved[k];
+                    small_row(row, stage, active, listed, lists_any);
+                  });
   // 1, 2: locations in key order, which channels they feed
   feed(1, fetch(t.locations, t.locations_pk, t.snap, {}),
-       {{"location_id", dcol::text, k_a}, {"active", dcol::boolean, k_i7}}, keep);
+       {{"location_id", col::text, k_a}, {"active", col::boolean, k_i7}}, keep);
   feed(2, fetch(t.feeds, t.feeds_pk, t.snap, {}),
-       {{"channel_id", dcol::text, k_a}, {"location_id", dcol::text, k_b}}, keep);
+       {{"channel_id", col::text, k_a}, {"location_id", col::text, k_b}}, keep);
   // 3, 4: the SKUs and their components
   for (const std::string& s : skus)
     feed(3, fetch(t.skus, t.skus_pk, t.snap, {&s}),
-         {{"sku", dcol::text, k_a}, {"base_price", dcol::text, k_n}, {"kind", dcol::text, k_b}},
-         [&](const fetched_rows&, int) {
+         {{"sku", col::text, k_a}, {"base_price", col::text, k_n}, {"kind", col::text, k_b}}, [&] {
            row[k_i7] = cell{nullptr, 0, view(row[k_b]) == "bundle" ? 1 : 0, 0, false};
            row[k_b].null = true;
-           return true;
          });
   std::vector<std::string> sorted(skus);
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::string> extra;  // components not in the set: their stock is read too
   for (const std::string& s : skus)
     feed(4, fetch(t.components, t.components_pk, t.snap, {&s}),
-         {{"bundle_sku", dcol::text, k_a},
-          {"component_sku", dcol::text, k_b},
-          {"qty_per", dcol::int4, k_i1}},
-         [&](const fetched_rows&, int) {
+         {{"bundle_sku", col::text, k_a},
+          {"component_sku", col::text, k_b},
+          {"qty_per", col::int4, k_i1}},
+         [&] {
            std::string comp(view(row[k_b]));
            if (!std::binary_search(sorted.begin(), sorted.end(), comp)) extra.push_back(comp);
-           return true;
          });
   std::sort(extra.begin(), extra.end());
   extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
@@ -931,11 +917,11 @@ bool world::load_direct(const std::vector<std::string>& skus) {
   for (const std::vector<std::string>* list : {&skus, &components})
     for (const std::string& s : *list)
       feed(5, fetch(t.stock, t.stock_pk, t.snap, {&s}),
-           {{"sku", dcol::text, k_a},
-            {"location_id", dcol::text, k_b},
-            {"on_hand", dcol::int4, k_i1},
-            {"reserved", dcol::int4, k_i2},
-            {"safety_stock", dcol::int4, k_i3}},
+           {{"sku", col::text, k_a},
+            {"location_id", col::text, k_b},
+            {"on_hand", col::int4, k_i1},
+            {"reserved", col::int4, k_i2},
+            {"safety_stock", col::int4, k_i3}},
            keep);
   // 6: per-SKU rules of every channel
   std::vector<std::string> channel_ids;
@@ -943,18 +929,18 @@ bool world::load_direct(const std::vector<std::string>& skus) {
   for (const std::string& s : skus)
     for (const std::string& c : channel_ids)
       feed(6, fetch(t.rules, t.rules_key, t.snap, {&c, &s}),
-           {{"sku", dcol::text, k_a}, {"channel_id", dcol::text, k_b}, CS_RULE_COLUMNS}, keep);
+           {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, CS_RULE_COLUMNS}, keep);
   // 7, 8: channel prices and the current listings
   for (const std::string& s : skus)
     feed(7, fetch(t.prices, t.prices_sku, t.snap, {&s}),
-         {{"sku", dcol::text, k_a}, {"channel_id", dcol::text, k_b}, {"price", dcol::text, k_n}},
+         {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, {"price", col::text, k_n}},
          keep);
   for (const std::string& s : skus)
     feed(8, fetch(t.listings, t.listings_sku, t.snap, {&s}),
-         {{"sku", dcol::text, k_a},
-          {"channel_id", dcol::text, k_b},
-          {"target_price", dcol::text, k_n},
-          {"target_qty", dcol::int4, k_i1}},
+         {{"sku", col::text, k_a},
+          {"channel_id", col::text, k_b},
+          {"target_price", col::text, k_n},
+          {"target_qty", col::int4, k_i1}},
          keep);
   pg::guard([&] { close_direct(tp); });
   // kinds that had no rows still need their loading finished
@@ -1212,25 +1198,36 @@ void notify_channels(SPITupleTable* table) {
     if (!nulls[k]) Async_Notify("channel_sync", text_to_cstring(DatumGetTextPP(elems[k])));
 }
 
-// int4[], numeric[] (from payloads) and int8[] Datums (palloc'd in the current context).
-Datum int4_array(const std::vector<int32_t>& values) {
+// int4[], int8[] and numeric[] (from payloads) Datums (palloc'd in the current context).
+template <typename T, Datum (*to_datum)(T)>
+Datum by_value_array(const std::vector<T>& values, Oid type) {
   int n = static_cast<int>(values.size());
-  const int32_t* q = values.data();
+  const T* q = values.data();
   return pg::guard([&] {
     Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
-    for (int k = 0; k < n; ++k) e[k] = Int32GetDatum(q[k]);
-    return PointerGetDatum(construct_array(e, n, INT4OID, 4, true, TYPALIGN_INT));
+    for (int k = 0; k < n; ++k) e[k] = to_datum(q[k]);
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(type, &len, &byval, &align);
+    return PointerGetDatum(construct_array(e, n, type, len, byval, align));
   });
 }
 
+Datum int4_datum(int32_t v) {
+  return Int32GetDatum(v);
+}
+
+Datum int8_datum(int64_t v) {
+  return Int64GetDatum(v);
+}
+
+Datum int4_array(const std::vector<int32_t>& values) {
+  return by_value_array<int32_t, int4_datum>(values, INT4OID);
+}
+
 Datum int8_array(const std::vector<int64_t>& values) {
-  int n = static_cast<int>(values.size());
-  const int64_t* q = values.data();
-  return pg::guard([&] {
-    Datum* e = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
-    for (int k = 0; k < n; ++k) e[k] = Int64GetDatum(q[k]);
-    return PointerGetDatum(construct_array(e, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-  });
+  return by_value_array<int64_t, int8_datum>(values, INT8OID);
 }
 
 Datum numeric_array(const std::vector<const std::string*>& payloads) {
@@ -1245,8 +1242,8 @@ Datum numeric_array(const std::vector<const std::string*>& payloads) {
 
 // ---------------------------------------------------------------------------------------
 // The direct writer (small SKU sets): each changed listing and its outbox message are
-// updated in place through their unique keys (row locked first, as UPDATE would), without
-// the SQL upsert's planning and executor start-up. Rows it cannot write that way -- no
+// updated in place through their unique keys (see cs::pg::row_updater), without the SQL
+// upsert's planning and executor start-up. Rows it cannot write that way -- no
 // listing yet, or no outbox message yet -- go through the SQL upserts.
 
 // One changed target and what the direct writer did with it. Plain data.
