@@ -760,15 +760,12 @@ bool open_direct(direct_tables* t) {
       return false;
     }
   }
-  CommandCounterIncrement();
-  PushCopiedSnapshot(GetTransactionSnapshot());
-  UpdateActiveSnapshotCommandId();
-  t->snap = GetActiveSnapshot();
+  t->snap = pg::begin_fresh_read();
   return true;
 }
 
 void close_direct(direct_tables* t) {
-  PopActiveSnapshot();
+  pg::end_fresh_read();
   Relation* r = direct_slots(t);
   for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], AccessShareLock);
 }

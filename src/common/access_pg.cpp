@@ -2,11 +2,11 @@
 // extension's owner, so the check reads the role outside them (GetOuterUserId: SET ROLE
 // respected). Written in C++ because every connector call pays for it.
 #include "common/boundary.hpp"
-#include "common/spi_pg.hpp"
+#include "common/access_pg.hpp"
+#include "common/table_access_pg.hpp"
 
 extern "C" {
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "access/relation.h"
 #include "utils/acl.h"
 }
 
@@ -14,33 +14,29 @@ extern "C" {
 
 namespace {
 
+// The channel's connector_role, or NULL when it has none; *found false when the channel is
+// unknown. A direct primary-key lookup (every connector call pays for it). Plain C frame.
+char* connector_role_of(const char* channel_id, bool* found) {
+  Relation heap = cs::pg::open_cs_relation("channels", AccessShareLock);
+  Relation index = cs::pg::open_cs_relation("channels_pkey", AccessShareLock);
+  if (heap == nullptr || index == nullptr) elog(ERROR, "channel_sync: channels is missing");
+  Datum key = CStringGetTextDatum(channel_id);
+  Snapshot snap = cs::pg::begin_fresh_read();
+  char* role = cs::pg::text_by_key(heap, index, 1, &key,
+                                   cs::pg::column_number(heap, "connector_role"), snap, found);
+  cs::pg::end_fresh_read();
+  relation_close(index, AccessShareLock);
+  relation_close(heap, AccessShareLock);
+  return role;
+}
+
 // The channel's connector_role, or "" when it has none; false when the channel is unknown.
 bool load_connector_role(const std::string& channel_id, std::string* role) {
-  static SPIPlanPtr plan = nullptr;
   const char* id = channel_id.c_str();
-  const char* found_role = nullptr;
-  int rows = cs::pg::guard([&] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "channel_sync: SPI_connect failed");
-    if (plan == nullptr) {
-      Oid types[1] = {TEXTOID};
-      plan = cs::pg::prepare_kept_plan(
-          "SELECT c.connector_role::text FROM channel_sync.channels AS c"
-          " WHERE c.channel_id OPERATOR(pg_catalog.=) $1",
-          1, types);
-    }
-    Datum args[1] = {CStringGetTextDatum(id)};
-    if (SPI_execute_plan(plan, args, nullptr, true, 1) != SPI_OK_SELECT)
-      elog(ERROR, "channel_sync: channel lookup failed");
-    int n = static_cast<int>(SPI_processed);
-    if (n > 0) {
-      char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-      found_role = value == nullptr ? nullptr : MemoryContextStrdup(TopTransactionContext, value);
-    }
-    SPI_finish();
-    return n;
-  });
-  if (rows == 0) return false;
-  *role = found_role == nullptr ? "" : found_role;
+  bool found = false;
+  const char* value = cs::pg::guard([&] { return connector_role_of(id, &found); });
+  if (!found) return false;
+  *role = value == nullptr ? "" : value;
   return true;
 }
 
@@ -75,10 +71,9 @@ CS_FUNCTION(_outer_user) {
 
 // _assert_channel_access(channel_id) raises insufficient_privilege unless the caller is
 // superuser, a member of channel_sync_admin, or a member of the channel's connector_role.
-CS_FUNCTION(_assert_channel_access) {
-  if (PG_ARGISNULL(0))
-    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "channel_id must not be null");
-  std::string channel_id = cs::pg::text_to_string(PG_GETARG_DATUM(0));
+namespace cs::pg {
+
+void assert_channel_access(const std::string& channel_id) {
   std::string role;
   if (!load_connector_role(channel_id, &role))
     throw cs::user_error(cs::sqlstate::kUndefinedObject,
@@ -94,5 +89,13 @@ CS_FUNCTION(_assert_channel_access) {
                          "Role \"" + role_name(caller) +
                              "\" is not a member of the channel's connector_role " +
                              shown_role(role) + ".");
+}
+
+}  // namespace cs::pg
+
+CS_FUNCTION(_assert_channel_access) {
+  if (PG_ARGISNULL(0))
+    throw cs::user_error(cs::sqlstate::kNullValueNotAllowed, "channel_id must not be null");
+  cs::pg::assert_channel_access(cs::pg::text_to_string(PG_GETARG_DATUM(0)));
   PG_RETURN_VOID();
 }

@@ -5,7 +5,9 @@ extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
@@ -104,6 +106,32 @@ void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, c
   ExecDropSingleTupleTableSlot(slot);
   *out = rows;
   *count = n;
+}
+
+Snapshot begin_fresh_read() {
+  CommandCounterIncrement();
+  PushCopiedSnapshot(GetTransactionSnapshot());
+  UpdateActiveSnapshotCommandId();
+  return GetActiveSnapshot();
+}
+
+void end_fresh_read() {
+  PopActiveSnapshot();
+}
+
+char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrNumber att,
+                  Snapshot snap, bool* found) {
+  HeapTuple* rows = nullptr;
+  int count = 0;
+  fetch_by_key(heap, index, n, keys, nullptr, snap, &rows, &count);
+  *found = count > 0;
+  if (count == 0) return nullptr;
+  bool isnull = false;
+  Datum v = heap_getattr(rows[0], att, RelationGetDescr(heap), &isnull);
+  if (isnull) return nullptr;
+  Form_pg_attribute a = TupleDescAttr(RelationGetDescr(heap), att - 1);
+  if (a->atttypid == NAMEOID) return pstrdup(NameStr(*DatumGetName(v)));
+  return text_to_cstring(DatumGetTextPP(v));
 }
 
 AttrNumber column_number(Relation rel, const char* column) {

@@ -26,6 +26,18 @@ Relation open_cs_relation(const char* name, LOCKMODE mode);
 void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, const bool* nulls,
                   Snapshot snap, HeapTuple** out, int* count);
 
+// The snapshot SPI would read with now (after a command counter increment, so the rows of
+// the statement that is running are visible), pushed as the active one until
+// end_fresh_read().
+Snapshot begin_fresh_read();
+void end_fresh_read();
+
+// The text of column att of the row of heap whose unique index key is keys[0..n), visible
+// to snap, copied into the current memory context; nullptr when there is no such row or the
+// value is NULL (found says which).
+char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrNumber att,
+                  Snapshot snap, bool* found);
+
 // A column's number in a relation, or an error naming it.
 AttrNumber column_number(Relation rel, const char* column);
 

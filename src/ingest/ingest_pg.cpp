@@ -9,8 +9,11 @@
 // read FOR UPDATE) before its first write, so a rejected or stale event writes nothing
 // but its own status. Every statement is a prepared SPI plan kept for the session.
 #include "common/boundary.hpp"
+#include "common/access_pg.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -21,8 +24,10 @@ extern "C" {
 }
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
+#include "common/table_access_pg.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,16 +46,13 @@ namespace ig = cs::ingest;
 // Prepared statements
 
 enum plan_id {
-  P_ASSERT,
   P_INSERT_EVENT,
   P_DUPLICATE,
   P_OWNER,
   P_INSERT_CONFLICT,
   P_SET_STATUS,
-  P_SKU,
   P_ALIAS,
   P_COMPONENTS,
-  P_FEEDING,
   P_LOCATION,
   P_LOCK_STOCK,
   P_INSERT_ORDER,
@@ -91,7 +93,6 @@ struct plan_def {
 
 // clang-format off
 const plan_def kPlans[P_COUNT] = {
-  {"SELECT channel_sync._assert_channel_access($1)", 1, {TEXTOID}},
   {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at,"
    " fingerprint, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
    " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.event_id",
@@ -106,15 +107,10 @@ const plan_def kPlans[P_COUNT] = {
    " RETURNING e.event_id",
    8, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, INT8OID}},
   {"UPDATE channel_sync.events SET status = $2, detail = $3 WHERE event_id = $1", 3, {INT8OID, TEXTOID, TEXTOID}},
-  {"SELECT s.kind FROM channel_sync.skus AS s WHERE s.sku = $1", 1, {TEXTOID}},
   {"SELECT s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
    " WHERE a.channel_id = $1 AND a.external_id = $2", 2, {TEXTOID, TEXTOID}},
   {"SELECT b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b WHERE b.bundle_sku = $1"
    " ORDER BY b.component_sku", 1, {TEXTOID}},
-  {"SELECT l.location_id FROM channel_sync.locations AS l WHERE l.active AND"
-   " (EXISTS (SELECT 1 FROM channel_sync.channel_locations AS cl WHERE cl.channel_id = $1 AND cl.location_id = l.location_id)"
-   "  OR NOT EXISTS (SELECT 1 FROM channel_sync.channel_locations AS cl WHERE cl.channel_id = $1))"
-   " ORDER BY l.location_id", 1, {TEXTOID}},
   {"SELECT 1 FROM channel_sync.locations AS l WHERE l.location_id = $1", 1, {TEXTOID}},
   {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
    " WHERE s.sku = ANY ($1) AND s.location_id = ANY ($2) ORDER BY s.sku, s.location_id FOR UPDATE",
@@ -385,6 +381,63 @@ struct sku_info {
   bool bundle = false;
 };
 
+// The kind of a canonical SKU, NULL with *found false when there is none: a direct
+// primary-key lookup (one per order line). Plain C frame.
+char* sku_kind_of(const char* sku, bool* found) {
+  Relation heap = cs::pg::open_cs_relation("skus", AccessShareLock);
+  Relation index = cs::pg::open_cs_relation("skus_pkey", AccessShareLock);
+  if (heap == nullptr || index == nullptr) elog(ERROR, "channel_sync: skus is missing");
+  Datum key = CStringGetTextDatum(sku);
+  Snapshot snap = cs::pg::begin_fresh_read();
+  char* kind =
+      cs::pg::text_by_key(heap, index, 1, &key, cs::pg::column_number(heap, "kind"), snap, found);
+  cs::pg::end_fresh_read();
+  relation_close(index, AccessShareLock);
+  relation_close(heap, AccessShareLock);
+  return kind;
+}
+
+// The active locations that feed channel, in key order: those channel_locations lists for
+// it, or every active one when it lists none. Direct index scans. Plain C frame.
+void feeding_locations(const char* channel, char*** out, int* count) {
+  Relation locs = cs::pg::open_cs_relation("locations", AccessShareLock);
+  Relation locs_pk = cs::pg::open_cs_relation("locations_pkey", AccessShareLock);
+  Relation feeds = cs::pg::open_cs_relation("channel_locations", AccessShareLock);
+  Relation feeds_pk = cs::pg::open_cs_relation("channel_locations_pkey", AccessShareLock);
+  if (locs == nullptr || locs_pk == nullptr || feeds == nullptr || feeds_pk == nullptr)
+    elog(ERROR, "channel_sync: locations or channel_locations is missing");
+  AttrNumber loc_id = cs::pg::column_number(locs, "location_id");
+  AttrNumber loc_active = cs::pg::column_number(locs, "active");
+  AttrNumber feed_loc = cs::pg::column_number(feeds, "location_id");
+  Snapshot snap = cs::pg::begin_fresh_read();
+  HeapTuple *all = nullptr, *listed = nullptr;
+  int nall = 0, nlisted = 0;
+  cs::pg::fetch_by_key(locs, locs_pk, 0, nullptr, nullptr, snap, &all, &nall);
+  Datum key = CStringGetTextDatum(channel);
+  cs::pg::fetch_by_key(feeds, feeds_pk, 1, &key, nullptr, snap, &listed, &nlisted);
+  char** names = static_cast<char**>(palloc(sizeof(char*) * (nall > 0 ? nall : 1)));
+  int n = 0;
+  for (int i = 0; i < nall; ++i) {
+    bool isnull = false;
+    if (!DatumGetBool(heap_getattr(all[i], loc_active, RelationGetDescr(locs), &isnull))) continue;
+    char* id = TextDatumGetCString(heap_getattr(all[i], loc_id, RelationGetDescr(locs), &isnull));
+    bool feeds_channel = nlisted == 0;
+    for (int k = 0; k < nlisted && !feeds_channel; ++k) {
+      char* l =
+          TextDatumGetCString(heap_getattr(listed[k], feed_loc, RelationGetDescr(feeds), &isnull));
+      feeds_channel = strcmp(l, id) == 0;
+    }
+    if (feeds_channel) names[n++] = id;
+  }
+  cs::pg::end_fresh_read();
+  relation_close(feeds_pk, AccessShareLock);
+  relation_close(feeds, AccessShareLock);
+  relation_close(locs_pk, AccessShareLock);
+  relation_close(locs, AccessShareLock);
+  *out = names;
+  *count = n;
+}
+
 // Looks up a SKU by canonical id or the channel's external id; nullopt if unknown.
 std::optional<sku_info> resolve(call_context& cx, const ig::item_ref& item) {
   if (item.external) {
@@ -392,9 +445,11 @@ std::optional<sku_info> resolve(call_context& cx, const ig::item_ref& item) {
     if (r.count == 0) return std::nullopt;
     return sku_info{r.text(0, 1), r.text(0, 2) == "bundle"};
   }
-  rows r = run(P_SKU, args().text(item.id));
-  if (r.count == 0) return std::nullopt;
-  return sku_info{item.id, r.text(0, 1) == "bundle"};
+  const char* id = item.id.c_str();
+  bool found = false;
+  const char* kind = cs::pg::guard([&] { return sku_kind_of(id, &found); });
+  if (!found) return std::nullopt;
+  return sku_info{item.id, kind != nullptr && std::strcmp(kind, "bundle") == 0};
 }
 
 std::string unknown_item(const call_context& cx, const ig::item_ref& item) {
@@ -417,10 +472,11 @@ const std::vector<std::pair<std::string, int32_t>>& components(call_context& cx,
 // The active locations that feed the channel, sorted.
 const std::vector<std::string>& feeding(call_context& cx) {
   if (!cx.feeding) {
-    rows r = run(P_FEEDING, args().text(cx.channel));
-    std::vector<std::string> locs;
-    for (uint64 i = 0; i < r.count; ++i) locs.push_back(r.text(i, 1));
-    cx.feeding = std::move(locs);
+    const char* channel = cx.channel.c_str();
+    char** names = nullptr;
+    int n = 0;
+    cs::pg::guard([&] { feeding_locations(channel, &names, &n); });
+    cx.feeding = std::vector<std::string>(names, names + n);
   }
   return *cx.feeding;
 }
@@ -1251,7 +1307,7 @@ void finish() {
 }
 
 void assert_access(const std::string& channel) {
-  run(P_ASSERT, args().text(channel));
+  cs::pg::assert_channel_access(channel);
 }
 
 // A heap tuple of ingest_result for the function's declared result type.
