@@ -1248,6 +1248,7 @@ struct direct_change {
   Datum channel, sku;  // text
   int32 qty;
   Datum price;          // numeric
+  bool price_null;      // (a user's BEFORE trigger may write NULL)
   bool missing;         // no listing yet: the SQL upsert writes it
   bool written;         // the listing's target changed
   bool needs_message;   // its new version is not acknowledged yet
@@ -1298,7 +1299,7 @@ bool update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_
   bool claimed = !nl[c->o_claimed_version - 1];
   pg::row_updater_begin_next(ou);
   set_next(ou, c->o_qty, Int32GetDatum(r->qty));
-  set_next(ou, c->o_price, r->price);
+  set_next(ou, c->o_price, r->price, r->price_null);
   set_next(ou, c->o_version, Int64GetDatum(r->version));
   set_next(ou, c->o_status, CStringGetTextDatum("pending"));
   if (dead) {
@@ -1310,8 +1311,9 @@ bool update_message_direct(pg::row_updater* ou, const direct_columns* c, direct_
   if (claimed && nl[c->o_changed_after_claim - 1])
     set_next(ou, c->o_changed_after_claim, TimestampTzGetDatum(now));
   TimestampTz enqueued = DatumGetTimestampTz(ou->next->tts_values[c->o_enqueued - 1]);
-  if (!pg::row_updater_update(ou)) return false;
-  r->wake = enqueued == now || claimed;
+  pg::update_result done = pg::row_updater_update(ou);
+  if (done == pg::update_result::changed_concurrently) return false;
+  r->wake = done == pg::update_result::written && (enqueued == now || claimed);
   return true;
 }
 
@@ -1330,7 +1332,14 @@ bool update_listing_direct(pg::row_updater* lu, const direct_columns* c, direct_
   set_next(lu, c->l_price, r->price);
   set_next(lu, c->l_version, Int64GetDatum(version));
   set_next(lu, c->l_since, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-  if (!pg::row_updater_update(lu)) return false;
+  pg::update_result done = pg::row_updater_update(lu);
+  if (done == pg::update_result::changed_concurrently) return false;
+  if (done == pg::update_result::skipped_by_trigger) return true;  // as the upsert would
+  // the message carries what was written (a user's BEFORE trigger may have changed it)
+  slot_getallattrs(lu->next);
+  r->qty = DatumGetInt32(lu->next->tts_values[c->l_qty - 1]);
+  r->price = lu->next->tts_values[c->l_price - 1];
+  r->price_null = lu->next->tts_isnull[c->l_price - 1];
   r->written = true;
   r->version = version;
   r->needs_message = !acked;

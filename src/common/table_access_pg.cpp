@@ -197,7 +197,7 @@ void row_updater_begin_next(row_updater* u) {
   memcpy(next->tts_isnull, u->found->tts_isnull, sizeof(bool) * natts);
 }
 
-bool row_updater_update(row_updater* u) {
+update_result row_updater_update(row_updater* u) {
   TupleTableSlot* next = ExecStoreVirtualTuple(u->next);
   ItemPointer tid = &u->found->tts_tid;
   ResultRelInfo* rri = u->rri;
@@ -205,7 +205,7 @@ bool row_updater_update(row_updater* u) {
   CheckCmdReplicaIdentity(u->rel, CMD_UPDATE);
   if (rri->ri_TrigDesc != nullptr && rri->ri_TrigDesc->trig_update_before_row &&
       !ExecBRUpdateTriggers(estate, &u->epq, rri, tid, nullptr, next, nullptr))
-    return true;  // a user's BEFORE trigger skipped it
+    return update_result::skipped_by_trigger;
   if (u->check) ExecConstraints(rri, next, estate);
   TM_FailureData tmfd;
   LockTupleMode lockmode;
@@ -216,7 +216,7 @@ bool row_updater_update(row_updater* u) {
     end_key_scan(u);  // find it again with a snapshot that sees the other writer
     begin_key_scan(u);
     estate->es_snapshot = u->snap;
-    return false;
+    return update_result::changed_concurrently;
   }
   if (result != TM_Ok)
     elog(ERROR, "channel_sync: unexpected result %d updating %s", static_cast<int>(result),
@@ -226,7 +226,7 @@ bool row_updater_update(row_updater* u) {
     recheck = ExecInsertIndexTuples(rri, next, estate, true, false, nullptr, NIL);
   ExecARUpdateTriggers(estate, rri, nullptr, nullptr, tid, nullptr, next, recheck, nullptr, false);
   list_free(recheck);
-  return true;
+  return update_result::written;
 }
 
 void row_updater_close(row_updater* u) {

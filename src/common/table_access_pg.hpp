@@ -44,7 +44,7 @@ AttrNumber column_number(Relation rel, const char* column);
 // Updates rows of one table found by a unique index, with constraints, indexes and row
 // triggers handled as an UPDATE statement would (ExecSimpleRelationUpdate's steps). A row
 // is read with the latest snapshot and written without locking it first; when a concurrent
-// transaction changed it meanwhile, row_updater_update returns false (after waiting for
+// transaction changed it meanwhile, row_updater_update says so (after waiting for
 // that transaction) and the caller finds the row again and rebuilds its image -- what an
 // UPDATE's EvalPlanQual re-check does.
 struct row_updater {
@@ -69,8 +69,11 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, int own_check
 bool row_updater_find(row_updater* u, int n, const Datum* keys);
 // Starts next as a copy of found (values and nulls arrays ready to change).
 void row_updater_begin_next(row_updater* u);
-// Writes next over found; false when found was changed concurrently (see above).
-bool row_updater_update(row_updater* u);
+// What row_updater_update did.
+enum class update_result { written, skipped_by_trigger, changed_concurrently };
+
+// Writes next over found (changed_concurrently: find it again, see above).
+update_result row_updater_update(row_updater* u);
 void row_updater_close(row_updater* u);
 
 }  // namespace cs::pg
