@@ -108,6 +108,37 @@ void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, c
   *count = n;
 }
 
+bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys,
+                     TupleTableSlot* slot) {
+  ScanKeyData skeys[INDEX_MAX_KEYS];
+  for (int k = 0; k < n; ++k) equality_key(index, k + 1, keys[k], false, &skeys[k]);
+  // READ COMMITTED follows a concurrent update to the latest version; REPEATABLE READ and
+  // SERIALIZABLE fail instead, as SELECT ... FOR UPDATE does
+  bool xact_snapshot = IsolationUsesXactSnapshot();
+  Snapshot snap = begin_fresh_read();
+  IndexScanDesc scan = index_beginscan(heap, index, snap, n, 0);
+  index_rescan(scan, skeys, n, nullptr, 0);
+  bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+  ItemPointerData tid;
+  if (found) tid = slot->tts_tid;
+  index_endscan(scan);
+  TM_Result result = TM_Deleted;
+  if (found) {
+    TM_FailureData tmfd;
+    result = table_tuple_lock(heap, &tid, snap, slot, GetCurrentCommandId(false),
+                              LockTupleExclusive, LockWaitBlock,
+                              xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+  }
+  end_fresh_read();
+  if (found && xact_snapshot && (result == TM_Updated || result == TM_Deleted))
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("could not serialize access due to concurrent update")));
+  if (result != TM_Ok && result != TM_Deleted)
+    elog(ERROR, "channel_sync: unexpected result %d locking a row of %s", static_cast<int>(result),
+         RelationGetRelationName(heap));
+  return result == TM_Ok;
+}
+
 Snapshot begin_fresh_read() {
   CommandCounterIncrement();
   PushCopiedSnapshot(GetTransactionSnapshot());

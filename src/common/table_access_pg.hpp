@@ -38,6 +38,11 @@ void end_fresh_read();
 char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrNumber att,
                   Snapshot snap, bool* found);
 
+// Locks the row of heap whose unique index key is keys[0..n) as SELECT ... FOR UPDATE does:
+// its latest version (following a concurrent update, after waiting for its transaction),
+// returned in slot; false when there is no such row (or it was deleted meanwhile).
+bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot);
+
 // A column's number in a relation, or an error naming it.
 AttrNumber column_number(Relation rel, const char* column);
 

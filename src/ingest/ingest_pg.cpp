@@ -29,6 +29,7 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,7 +72,6 @@ enum plan_id {
   P_REPLAY_LOCK,
   P_REPLAYED,
   P_BATCH,
-  P_LOCK_STOCK1,
   P_STOCK_DELTA1,
   P_BULK_EVENTS,
   P_BULK_SKUS,
@@ -163,9 +163,6 @@ const plan_def kPlans[P_COUNT] = {
    " t.e ->> 'occurred_at', pg_catalog.jsonb_typeof(t.e -> 'occurred_at'), t.e"
    " FROM pg_catalog.jsonb_array_elements($1) WITH ORDINALITY AS t (e, ord) ORDER BY t.ord", 1, {JSONBOID}},
   // one-SKU and one-line forms of the statements above, planned once (the common case)
-  {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
-   " WHERE s.sku = $1 AND s.location_id = ANY ($2) ORDER BY s.location_id FOR UPDATE",
-   2, {TEXTOID, TEXTARRAYOID}},
   {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + $3, reserved = GREATEST(0, s.reserved + $4)"
    " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
    4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
@@ -209,8 +206,8 @@ SPIPlanPtr plan_for(plan_id id) {
   const plan_def* d = &kPlans[id];
   // statements over arrays (= ANY, unnest) keep custom plans: a generic plan cannot see
   // how short the arrays are; every other statement is planned once, generically
-  bool generic = id == P_LOCK_STOCK1 || (std::string(d->sql).find("[]") == std::string::npos &&
-                                         std::string(d->sql).find("ANY") == std::string::npos);
+  bool generic = std::string(d->sql).find("[]") == std::string::npos &&
+                 std::string(d->sql).find("ANY") == std::string::npos;
   int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
   SPIPlanPtr p =
       guard([&] { return cs::pg::prepare_kept_plan(d->sql, d->nargs, d->types, options); });
@@ -485,13 +482,60 @@ bool location_exists(const std::string& loc) {
   return run(P_LOCATION, args().text(loc)).count > 0;
 }
 
-// Stock rows of skus at locs, locked FOR UPDATE.
+// One SKU's stock at n locations (in the order given, which is key order), each row locked
+// as SELECT ... FOR UPDATE locks it: the latest version, after waiting for a concurrent
+// writer. Direct key lookups. levels: on_hand, reserved, safety_stock per location; found[k]
+// false where there is no row. Plain C frame.
+void lock_stock_of_sku(const char* sku, const char* const* locs, int n, int32* levels,
+                       bool* found) {
+  Relation heap = cs::pg::open_cs_relation("stock", RowShareLock);
+  Relation key = cs::pg::open_cs_relation("stock_pkey", RowShareLock);
+  if (heap == nullptr || key == nullptr)
+    elog(ERROR, "channel_sync: stock or stock_pkey is missing");
+  AttrNumber att[3] = {cs::pg::column_number(heap, "on_hand"),
+                       cs::pg::column_number(heap, "reserved"),
+                       cs::pg::column_number(heap, "safety_stock")};
+  TupleTableSlot* row = table_slot_create(heap, nullptr);
+  for (int k = 0; k < n; ++k) {
+    Datum keys[2] = {CStringGetTextDatum(sku), CStringGetTextDatum(locs[k])};
+    found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
+    for (int j = 0; j < 3 && found[k]; ++j) {
+      bool isnull = false;
+      levels[3 * k + j] = DatumGetInt32(slot_getattr(row, att[j], &isnull));
+    }
+  }
+  ExecDropSingleTupleTableSlot(row);
+  relation_close(key, RowShareLock);
+  relation_close(heap, NoLock);
+}
+
+// Stock rows of skus at locs, locked FOR UPDATE (one SKU, the common case: direct lookups).
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     const std::vector<std::string>& skus, const std::vector<std::string>& locs) {
-  rows r = skus.size() == 1
-               ? run(P_LOCK_STOCK1, args().text(skus.front()).datum(text_array(locs)))
-               : run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
   std::vector<std::pair<std::string, ig::stock_level>> out;
+  if (skus.size() == 1) {
+    int n = static_cast<int>(locs.size());
+    std::vector<const char*> names;
+    for (const std::string& l : locs) names.push_back(l.c_str());
+    std::vector<int32> levels(3 * locs.size() + 1);
+    std::unique_ptr<bool[]> found(new bool[locs.size() + 1]);
+    const char* sku = skus.front().c_str();
+    const char* const* np = names.data();
+    int32* lp = levels.data();
+    bool* fp = found.get();
+    cs::pg::guard([&] { lock_stock_of_sku(sku, np, n, lp, fp); });
+    for (int k = 0; k < n; ++k) {
+      if (!fp[k]) continue;
+      ig::stock_level l;
+      l.location_id = locs[k];
+      l.on_hand = lp[3 * k];
+      l.reserved = lp[3 * k + 1];
+      l.safety_stock = lp[3 * k + 2];
+      out.emplace_back(skus.front(), l);
+    }
+    return out;
+  }
+  rows r = run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
   for (uint64 i = 0; i < r.count; ++i) {
     ig::stock_level l;
     l.location_id = r.text(i, 2);
