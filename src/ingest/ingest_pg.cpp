@@ -189,11 +189,14 @@ const plan_def kPlans[P_COUNT] = {
   {"UPDATE channel_sync.events AS e SET status = u.s, detail = u.d"
    " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
    3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
-  // an order of one line: the order and its line in one statement
+  // an order of one line: the order, its line and its reservation in one statement
   {"WITH o AS (INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
    " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id)"
-   " INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
-   " SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10 FROM o",
+   " , l AS (INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku,"
+   " units_per_sold) SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10 FROM o RETURNING 1),"
+   " s AS (UPDATE channel_sync.stock AS s SET reserved = GREATEST(0, s.reserved + $8)"
+   " WHERE s.sku = $6 AND s.location_id = $7 AND EXISTS (SELECT FROM o) RETURNING 1)"
+   " SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM s)",
    10, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
 };
 // clang-format on
@@ -704,8 +707,8 @@ effect apply_order_placed(const event_call& c) {
                                          .int4(qty[0])
                                          .text(lsold[0])
                                          .int4(per[0]));
-    if (placed.count == 0) return already_placed();
-    write_stock(changes);
+    if (placed.int8(0, 1) == 0) return already_placed();
+    if (placed.int8(0, 2) == 0) write_stock(changes);  // no stock row there yet
   } else {
     rows ins = run(P_INSERT_ORDER, args()
                                        .text(cx.channel)
