@@ -18,7 +18,7 @@ mkdir -p "$out"
 case "${SCALE:-default}" in
   small) secs=2; runs=3; batches=3 ;;
   large) secs=15; runs=5; batches=7 ;;
-  *) secs=3; runs=3; batches=5 ;;
+  *) secs=3; runs=5; batches=5 ;;
 esac
 psql_q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
 

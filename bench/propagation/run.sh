@@ -24,7 +24,7 @@ mkdir -p "$BENCH_OUT"
 case "$SCALE" in
   small) secs=3; runs=3; lat_n=100 ;;
   large) secs=15; runs=5; lat_n=1000 ;;
-  *) secs=3; runs=3; lat_n=300 ;;
+  *) secs=3; runs=5; lat_n=300 ;;
 esac
 skus=1000
 work=$(mktemp -d /tmp/cs_bench_propagation.XXXXXX)
