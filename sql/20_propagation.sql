@@ -110,9 +110,10 @@ SELECT count(*) AS all_leased FROM channel_sync.claim('shop', 100);
 
 -- lease expiry: a message whose lease ran out can be claimed again
 SELECT pg_catalog.pg_sleep(0.01);
-SELECT count(*) AS claimed FROM channel_sync.claim('amazon', 100, '10 milliseconds');
+-- (a lease long enough that a slow machine cannot outrun it between two statements)
+SELECT count(*) AS claimed FROM channel_sync.claim('amazon', 100, '500 milliseconds');
 SELECT count(*) AS while_leased FROM channel_sync.claim('amazon', 100);
-SELECT pg_catalog.pg_sleep(0.05);
+SELECT pg_catalog.pg_sleep(0.6);
 SELECT count(*) AS after_expiry FROM channel_sync.claim('amazon', 100, '10 milliseconds');
 SELECT pg_catalog.pg_sleep(0.05);
 

@@ -6,7 +6,6 @@
 #include "common/table_access_pg.hpp"
 
 extern "C" {
-#include "access/relation.h"
 #include "utils/acl.h"
 }
 
@@ -14,27 +13,14 @@ extern "C" {
 
 namespace {
 
-// The channel's connector_role, or NULL when it has none; *found false when the channel is
-// unknown. A direct primary-key lookup (every connector call pays for it). Plain C frame.
-char* connector_role_of(const char* channel_id, bool* found) {
-  Relation heap = cs::pg::open_cs_relation("channels", AccessShareLock);
-  Relation index = cs::pg::open_cs_relation("channels_pkey", AccessShareLock);
-  if (heap == nullptr || index == nullptr) elog(ERROR, "channel_sync: channels is missing");
-  Datum key = CStringGetTextDatum(channel_id);
-  Snapshot snap = cs::pg::begin_fresh_read();
-  char* role = cs::pg::text_by_key(heap, index, 1, &key,
-                                   cs::pg::column_number(heap, "connector_role"), snap, found);
-  cs::pg::end_fresh_read();
-  relation_close(index, AccessShareLock);
-  relation_close(heap, AccessShareLock);
-  return role;
-}
-
-// The channel's connector_role, or "" when it has none; false when the channel is unknown.
+// The channel's connector_role, or "" when it has none; false when the channel is unknown
+// (a direct primary-key lookup: every connector call pays for it).
 bool load_connector_role(const std::string& channel_id, std::string* role) {
   const char* id = channel_id.c_str();
   bool found = false;
-  const char* value = cs::pg::guard([&] { return connector_role_of(id, &found); });
+  const char* value = cs::pg::guard([&] {
+    return cs::pg::text_by_unique_key("channels", "channels_pkey", id, "connector_role", &found);
+  });
   if (!found) return false;
   *role = value == nullptr ? "" : value;
   return true;

@@ -165,6 +165,21 @@ char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrN
   return text_to_cstring(DatumGetTextPP(v));
 }
 
+char* text_by_unique_key(const char* table, const char* index, const char* key, const char* column,
+                         bool* found) {
+  Relation heap = open_cs_relation(table, AccessShareLock);
+  Relation idx = open_cs_relation(index, AccessShareLock);
+  if (heap == nullptr || idx == nullptr)
+    elog(ERROR, "channel_sync: %s or its index %s is missing", table, index);
+  Datum k = CStringGetTextDatum(key);
+  Snapshot snap = begin_fresh_read();
+  char* value = text_by_key(heap, idx, 1, &k, column_number(heap, column), snap, found);
+  end_fresh_read();
+  relation_close(idx, AccessShareLock);
+  relation_close(heap, AccessShareLock);
+  return value;
+}
+
 AttrNumber column_number(Relation rel, const char* column) {
   TupleDesc desc = RelationGetDescr(rel);
   for (int i = 0; i < desc->natts; ++i) {

@@ -43,6 +43,11 @@ char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrN
 // returned in slot; false when there is no such row (or it was deleted meanwhile).
 bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot);
 
+// text_by_key for channel_sync.<table>, its one-column unique index and a text key, read
+// with begin_fresh_read()'s snapshot.
+char* text_by_unique_key(const char* table, const char* index, const char* key, const char* column,
+                         bool* found);
+
 // A column's number in a relation, or an error naming it.
 AttrNumber column_number(Relation rel, const char* column);
 

@@ -381,22 +381,6 @@ struct sku_info {
   bool bundle = false;
 };
 
-// The kind of a canonical SKU, NULL with *found false when there is none: a direct
-// primary-key lookup (one per order line). Plain C frame.
-char* sku_kind_of(const char* sku, bool* found) {
-  Relation heap = cs::pg::open_cs_relation("skus", AccessShareLock);
-  Relation index = cs::pg::open_cs_relation("skus_pkey", AccessShareLock);
-  if (heap == nullptr || index == nullptr) elog(ERROR, "channel_sync: skus is missing");
-  Datum key = CStringGetTextDatum(sku);
-  Snapshot snap = cs::pg::begin_fresh_read();
-  char* kind =
-      cs::pg::text_by_key(heap, index, 1, &key, cs::pg::column_number(heap, "kind"), snap, found);
-  cs::pg::end_fresh_read();
-  relation_close(index, AccessShareLock);
-  relation_close(heap, AccessShareLock);
-  return kind;
-}
-
 // The active locations that feed channel, in key order: those channel_locations lists for
 // it, or every active one when it lists none. Direct index scans. Plain C frame.
 void feeding_locations(const char* channel, char*** out, int* count) {
@@ -447,7 +431,8 @@ std::optional<sku_info> resolve(call_context& cx, const ig::item_ref& item) {
   }
   const char* id = item.id.c_str();
   bool found = false;
-  const char* kind = cs::pg::guard([&] { return sku_kind_of(id, &found); });
+  const char* kind = cs::pg::guard(
+      [&] { return cs::pg::text_by_unique_key("skus", "skus_pkey", id, "kind", &found); });
   if (!found) return std::nullopt;
   return sku_info{item.id, kind != nullptr && std::strcmp(kind, "bundle") == 0};
 }
