@@ -59,11 +59,14 @@ eval "$(scripts/cluster.sh env "$cluster" "$port")"
 
 step "pg_regress and isolation specs"
 make -s installcheck >"$log_dir/installcheck.log" 2>&1
+installcheck_rc=$?
 cat "$log_dir/installcheck.log" | grep -E '\.\.\. |tests? (passed|failed)|FAILED|diffs' || cat "$log_dir/installcheck.log"
 ok=$(grep -cE '\.\.\. ok' "$log_dir/installcheck.log")
 bad=$(grep -cE '\.\.\. FAILED' "$log_dir/installcheck.log")
 count "$ok" "$bad"
 [ "$ok" -gt 0 ] || { echo "no regression test ran"; count 0 1; }
+# pg_regress stops a suite without a FAILED line when, say, an expected file is missing
+[ "$installcheck_rc" -eq 0 ] || [ "$bad" -gt 0 ] || { tail -n 5 "$log_dir/installcheck.log"; echo "installcheck exited with $installcheck_rc"; count 0 1; }
 for diffs in build/regress/regression.diffs build/isolation/regression.diffs; do
   [ -s "$diffs" ] && { echo "--- $diffs (first 80 lines)"; head -n 80 "$diffs"; }
 done

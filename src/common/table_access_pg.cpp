@@ -10,6 +10,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "storage/lmgr.h"
+#include "utils/rls.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
@@ -108,8 +110,8 @@ void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, c
   *count = n;
 }
 
-bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys,
-                     TupleTableSlot* slot) {
+bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot,
+                     LockTupleMode mode) {
   ScanKeyData skeys[INDEX_MAX_KEYS];
   for (int k = 0; k < n; ++k) equality_key(index, k + 1, keys[k], false, &skeys[k]);
   // READ COMMITTED follows a concurrent update to the latest version; REPEATABLE READ and
@@ -125,9 +127,9 @@ bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys,
   TM_Result result = TM_Deleted;
   if (found) {
     TM_FailureData tmfd;
-    result = table_tuple_lock(heap, &tid, snap, slot, GetCurrentCommandId(false),
-                              LockTupleExclusive, LockWaitBlock,
-                              xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+    result =
+        table_tuple_lock(heap, &tid, snap, slot, GetCurrentCommandId(false), mode, LockWaitBlock,
+                         xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
   }
   end_fresh_read();
   if (found && xact_snapshot && (result == TM_Updated || result == TM_Deleted))
@@ -285,6 +287,127 @@ void row_updater_close(row_updater* u) {
   FreeExecutorState(u->estate);
   end_key_scan(u);
   index_close(u->index, NoLock);
+}
+
+// Whether every trigger of the table is one of PostgreSQL's foreign-key triggers (of a
+// constraint channel_sync defined: the table is the extension's and has no trigger of its own).
+static bool only_foreign_key_triggers(const TriggerDesc* td) {
+  for (int k = 0; td != nullptr && k < td->numtriggers; ++k)
+    if (!td->triggers[k].tgisinternal ||
+        RI_FKey_trigger_type(td->triggers[k].tgfoid) == RI_TRIGGER_NONE)
+      return false;
+  return true;
+}
+
+// Whether the table's live columns are exactly columns[0..n); their numbers in atts.
+static bool has_exactly(Relation rel, const char* const* columns, int n, AttrNumber* atts) {
+  TupleDesc desc = RelationGetDescr(rel);
+  int live = 0;
+  for (int i = 0; i < desc->natts; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped) continue;
+    if (att->attgenerated) return false;
+    ++live;
+    int k = 0;
+    while (k < n && strcmp(NameStr(att->attname), columns[k]) != 0) ++k;
+    if (k == n) return false;
+    atts[k] = att->attnum;
+  }
+  return live == n;
+}
+
+bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, int own_checks,
+                       const char* const* columns, int n) {
+  if (n > 16 || rel->rd_rel->relkind != RELKIND_RELATION ||
+      check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED ||
+      !only_foreign_key_triggers(rel->trigdesc) || !has_exactly(rel, columns, n, u->atts))
+    return false;
+  u->rel = rel;
+  u->natts = n;
+  TupleConstr* constr = rel->rd_att->constr;
+  u->check = constr != nullptr && constr->num_check != own_checks;
+  u->arbiters = OidIsValid(arbiter) ? list_make1_oid(arbiter) : NIL;
+  u->estate = CreateExecutorState();
+  RangeTblEntry* rte = makeNode(RangeTblEntry);
+  rte->rtekind = RTE_RELATION;
+  rte->relid = RelationGetRelid(rel);
+  rte->relkind = rel->rd_rel->relkind;
+  rte->rellockmode = RowExclusiveLock;
+  ExecInitRangeTable(u->estate, list_make1(rte));
+  u->rri = makeNode(ResultRelInfo);
+  InitResultRelInfo(u->rri, rel, 1, nullptr, 0);
+  u->estate->es_output_cid = GetCurrentCommandId(true);
+  ExecOpenIndices(u->rri, u->arbiters != NIL);
+  u->slot = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+  ExecClearTuple(u->slot);
+  int natts = RelationGetDescr(rel)->natts;  // dropped columns stay null
+  memset(u->slot->tts_values, 0, sizeof(Datum) * natts);
+  memset(u->slot->tts_isnull, true, sizeof(bool) * natts);
+  return true;
+}
+
+void row_inserter_set(row_inserter* u, int k, Datum value, bool isnull) {
+  AttrNumber att = u->atts[k];
+  u->slot->tts_values[att - 1] = value;
+  u->slot->tts_isnull[att - 1] = isnull;
+}
+
+// ON CONFLICT DO NOTHING under REPEATABLE READ or SERIALIZABLE: a conflicting row that the
+// transaction's snapshot cannot see (a concurrent transaction's) is a serialization failure.
+static void check_conflict_visible(row_inserter* u, ItemPointer conflict) {
+  if (!IsolationUsesXactSnapshot()) return;
+  TupleTableSlot* other = table_slot_create(u->rel, nullptr);
+  if (!table_tuple_fetch_row_version(u->rel, conflict, SnapshotAny, other))
+    elog(ERROR, "channel_sync: failed to fetch the conflicting row of %s",
+         RelationGetRelationName(u->rel));
+  if (!table_tuple_satisfies_snapshot(u->rel, other, GetTransactionSnapshot())) {
+    bool isnull = false;
+    Datum xmin = slot_getsysattr(other, MinTransactionIdAttributeNumber, &isnull);
+    if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)))
+      ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                      errmsg("could not serialize access due to concurrent update")));
+  }
+  ExecDropSingleTupleTableSlot(other);
+}
+
+bool row_inserter_insert(row_inserter* u, bool check) {
+  TupleTableSlot* slot = ExecStoreVirtualTuple(u->slot);
+  EState* estate = u->estate;
+  ResetPerTupleExprContext(estate);
+  if (u->check || check) ExecConstraints(u->rri, slot, estate);
+  bool inserted = true;
+  if (u->arbiters == NIL) {
+    table_tuple_insert(u->rel, slot, estate->es_output_cid, 0, nullptr);
+    list_free(ExecInsertIndexTuples(u->rri, slot, estate, false, false, nullptr, NIL));
+  } else {
+    // speculative insertion: a concurrent insert of the same key is waited for, and either
+    // it or this one stays (the loser's row is killed), as INSERT ... ON CONFLICT does
+    for (;;) {
+      ItemPointerData conflict;
+      if (!ExecCheckIndexConstraints(u->rri, slot, estate, &conflict, u->arbiters)) {
+        check_conflict_visible(u, &conflict);
+        inserted = false;
+        break;
+      }
+      uint32 token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+      table_tuple_insert_speculative(u->rel, slot, estate->es_output_cid, 0, nullptr, token);
+      bool lost = false;
+      list_free(ExecInsertIndexTuples(u->rri, slot, estate, false, true, &lost, u->arbiters));
+      table_tuple_complete_speculative(u->rel, slot, token, !lost);
+      SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+      if (!lost) break;
+    }
+  }
+  ExecClearTuple(slot);
+  return inserted;
+}
+
+void row_inserter_close(row_inserter* u) {
+  ExecCloseIndices(u->rri);
+  ExecCloseResultRelations(u->estate);
+  ExecCloseRangeTableRelations(u->estate);
+  ExecResetTupleTable(u->estate->es_tupleTable, false);
+  FreeExecutorState(u->estate);
 }
 
 }  // namespace cs::pg

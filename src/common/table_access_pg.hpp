@@ -38,10 +38,12 @@ void end_fresh_read();
 char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrNumber att,
                   Snapshot snap, bool* found);
 
-// Locks the row of heap whose unique index key is keys[0..n) as SELECT ... FOR UPDATE does:
-// its latest version (following a concurrent update, after waiting for its transaction),
-// returned in slot; false when there is no such row (or it was deleted meanwhile).
-bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot);
+// Locks the row of heap whose unique index key is keys[0..n) as SELECT ... FOR UPDATE does
+// (FOR KEY SHARE with mode LockTupleKeyShare, as a foreign-key check does): its latest
+// version (following a concurrent update, after waiting for its transaction), returned in
+// slot; false when there is no such row (or it was deleted meanwhile).
+bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot,
+                     LockTupleMode mode = LockTupleExclusive);
 
 // text_by_key for channel_sync.<table>, its one-column unique index and a text key, read
 // with begin_fresh_read()'s snapshot.
@@ -85,5 +87,35 @@ enum class update_result { written, skipped_by_trigger, changed_concurrently };
 // Writes next over found (changed_concurrently: find it again, see above).
 update_result row_updater_update(row_updater* u);
 void row_updater_close(row_updater* u);
+
+// Inserts rows into one table as an INSERT statement would (ExecInsert's steps: constraints,
+// index entries, speculative insertion for ON CONFLICT DO NOTHING), for a table that carries
+// no trigger but channel_sync's own foreign-key checks. Those checks are not queued: the
+// caller locks the referenced rows itself (lock_row_by_key with LockTupleKeyShare), or
+// knows its transaction holds them (rows it inserted or locked).
+struct row_inserter {
+  Relation rel;
+  EState* estate;
+  ResultRelInfo* rri;
+  List* arbiters;        // the ON CONFLICT DO NOTHING index, or NIL
+  TupleTableSlot* slot;  // the next row: row_inserter_set() each column, then insert
+  AttrNumber atts[16];   // the columns given to row_inserter_open, in order
+  int natts;
+  bool check;  // evaluate CHECK constraints on every row (someone added some)
+};
+
+// Opens an inserter for rel whose columns are exactly columns[0..n) (none other, none
+// dropped is fine). arbiter: the unique index of ON CONFLICT DO NOTHING, or InvalidOid.
+// own_checks: as for row_updater_open. Returns false, having opened nothing, when the table
+// has a trigger (or a column) channel_sync did not define, or row-level security applies to
+// the current user: the caller then writes with SQL, which fires and applies them.
+bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, int own_checks,
+                       const char* const* columns, int n);
+// Sets column k (0-based, in the order given to row_inserter_open) of the next row.
+void row_inserter_set(row_inserter* u, int k, Datum value, bool isnull = false);
+// Inserts the next row; false when the arbiter's key is taken (nothing inserted). check:
+// evaluate the table's CHECK constraints for this row (values not known to satisfy them).
+bool row_inserter_insert(row_inserter* u, bool check);
+void row_inserter_close(row_inserter* u);
 
 }  // namespace cs::pg

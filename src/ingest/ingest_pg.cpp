@@ -25,6 +25,7 @@ extern "C" {
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
 #include "common/table_access_pg.hpp"
+#include "ingest/order_writer_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -581,6 +582,43 @@ void write_stock(const stock_changes& c) {
       args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
 }
 
+// An order to place and its lines, for place_orders_direct().
+struct order_to_place {
+  std::string order_id;
+  bool oversold = false;
+  TimestampTz at = 0;
+  int64_t event_id = 0;  // inserted, or locked FOR UPDATE, by this transaction
+};
+struct order_line_row {
+  std::string sku, location, sold_sku;
+  int32_t line_no = 0, qty = 0, per = 1;
+};
+
+// Inserts orders (skipping those that exist) and the lines of those it placed without SQL
+// (order_writer_pg.hpp). nullopt: the tables carry a user's trigger, column or policy, and
+// nothing was written (the caller uses SQL); else whether every order was placed.
+std::optional<bool> place_orders_direct(const call_context& cx,
+                                        const std::vector<order_to_place>& orders,
+                                        const std::vector<std::vector<order_line_row>>& lines) {
+  std::vector<cs::ingest::pg::order_row> o;
+  std::vector<cs::ingest::pg::line_row> l;
+  for (size_t k = 0; k < orders.size(); ++k) {
+    o.push_back({orders[k].order_id.c_str(), orders[k].oversold, orders[k].at, orders[k].event_id});
+    for (const order_line_row& r : lines[k])
+      l.push_back({static_cast<int>(k), r.line_no, r.sku.c_str(), r.location.c_str(), r.qty,
+                   r.sold_sku.c_str(), r.per});
+  }
+  std::unique_ptr<bool[]> placed(new bool[orders.size() + 1]);
+  const char* channel = cx.channel.c_str();
+  const cs::ingest::pg::order_row* op = o.data();
+  const cs::ingest::pg::line_row* lp = l.data();
+  int n = static_cast<int>(o.size()), nl = static_cast<int>(l.size());
+  bool* pp = placed.get();
+  if (!guard([&] { return cs::ingest::pg::write_orders(channel, op, n, lp, nl, pp); }))
+    return std::nullopt;
+  return std::all_of(pp, pp + n, [](bool b) { return b; });
+}
+
 // ---------------------------------------------------------------------------------
 // Effects, one per event type. Each validates everything before its first write.
 
@@ -680,7 +718,15 @@ effect apply_order_placed(const event_call& c) {
     return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
                     " -> placed");
   };
-  if (lsku.size() == 1) {
+  std::vector<order_line_row> rows_of_lines;
+  for (size_t i = 0; i < lsku.size(); ++i)
+    rows_of_lines.push_back({lsku[i], lloc[i], lsold[i], line_no[i], qty[i], per[i]});
+  std::optional<bool> direct = place_orders_direct(
+      cx, {{ev.order_id, short_of.has_value(), c.occurred_at, c.event_id}}, {rows_of_lines});
+  if (direct) {
+    if (!*direct) return already_placed();
+    write_stock(changes);
+  } else if (lsku.size() == 1) {
     rows placed = run(P_ORDER_LINE1, args()
                                          .text(cx.channel)
                                          .text(ev.order_id)
@@ -1068,6 +1114,12 @@ struct bulk_line {
   int32_t line_no = 0, qty = 0, per = 1;
 };
 
+cs::user_error order_placed_concurrently() {
+  return cs::user_error("40001", "an order of this batch was placed concurrently",
+                        "Another session created one of the batch's orders while it ran.",
+                        "Retry the batch; already applied events will be duplicates.");
+}
+
 void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
                       std::vector<outcome>& results) {
   // 1. claim the keys, first occurrence first
@@ -1272,7 +1324,23 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   }
 
   // 4. write: orders, stock, lines, and the statuses that are not a plain "applied"
+  std::optional<bool> direct;
   if (!orders.empty()) {
+    std::vector<order_to_place> to_place;
+    std::vector<std::vector<order_line_row>> lines_of(orders.size());
+    std::map<std::string, size_t> index_of;
+    for (const bulk_order& o : orders) {
+      index_of[o.order_id] = to_place.size();
+      to_place.push_back({o.order_id, o.oversold, o.at, o.event_id});
+    }
+    for (const bulk_line& l : lines)
+      lines_of[index_of[l.order_id]].push_back(
+          {l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per});
+    direct = place_orders_direct(cx, to_place, lines_of);
+    if (direct && !*direct) throw order_placed_concurrently();
+    if (direct) write_stock(changes);
+  }
+  if (!orders.empty() && !direct) {
     std::vector<std::string> oid;
     std::vector<Datum> over, at, eid;
     for (const bulk_order& o : orders) {
@@ -1288,10 +1356,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
                      .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
                      .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
                      .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
-    if (r.count != orders.size())
-      throw cs::user_error("40001", "an order of this batch was placed concurrently",
-                           "Another session created one of the batch's orders while it ran.",
-                           "Retry the batch; already applied events will be duplicates.");
+    if (r.count != orders.size()) throw order_placed_concurrently();
     write_stock(changes);
     std::vector<std::string> lo, ls, ll, lsold;
     std::vector<int32_t> lno, lq, lper;

@@ -1,0 +1,81 @@
+-- order_placed writes orders and their lines without SQL when the tables are as channel_sync
+-- made them; what the INSERTs did must still happen: the rows, ON CONFLICT DO NOTHING on the
+-- order id, a DBA's CHECK constraint, and a user's trigger or column (SQL then writes them).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS channel_sync CASCADE;
+CREATE EXTENSION channel_sync;
+RESET client_min_messages;
+\set VERBOSITY terse
+
+INSERT INTO channel_sync.channels (channel_id) VALUES ('shop'), ('amazon');
+INSERT INTO channel_sync.locations (location_id) VALUES ('wh1'), ('wh2');
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20), ('CAP', 10);
+INSERT INTO channel_sync.skus (sku, kind) VALUES ('KIT', 'bundle');
+INSERT INTO channel_sync.bundle_components (bundle_sku, component_sku, qty_per) VALUES ('KIT', 'TEE', 1), ('KIT', 'CAP', 2);
+INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE', 'wh1', 10), ('TEE', 'wh2', 4), ('CAP', 'wh1', 3);
+
+CREATE FUNCTION place(key text, order_id text, lines jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT status || coalesce(': ' || detail, '')
+    FROM channel_sync.ingest('shop', key, 'order_placed',
+                             jsonb_build_object('order_id', order_id, 'lines', lines), '2024-05-01 10:00+00')
+$$;
+CREATE VIEW placed AS
+  SELECT o.order_id, o.state, o.oversold, o.event_id = e.event_id AS own_event,
+         l.line_no, l.sku, l.location_id, l.qty, l.sold_sku, l.units_per_sold
+    FROM channel_sync.orders o JOIN channel_sync.order_lines l USING (channel_id, order_id)
+    JOIN channel_sync.events e ON e.channel_id = o.channel_id AND e.idempotency_key = 'k-' || o.order_id
+   ORDER BY 1, 5;
+
+-- one line, several lines (a bundle's components, demand summed), an oversold line
+SELECT place('k-O1', 'O1', '[{"sku": "TEE", "qty": 2}]');
+SELECT place('k-O2', 'O2', '[{"sku": "KIT", "qty": 1}, {"sku": "TEE", "qty": 1, "location_id": "wh2"}]');
+SELECT place('k-O3', 'O3', '[{"sku": "CAP", "qty": 5}]');
+SELECT * FROM placed;
+SELECT sku, location_id, on_hand, reserved FROM channel_sync.stock ORDER BY 1, 2;
+
+-- the order id exists: rejected, nothing written (the line of the new key is not there)
+SELECT place('k-O1-again', 'O1', '[{"sku": "CAP", "qty": 1}]');
+SELECT count(*) AS lines_of_o1 FROM channel_sync.order_lines WHERE order_id = 'O1';
+
+-- a DBA's CHECK constraint on order_lines holds, and the failed call leaves nothing behind
+ALTER TABLE channel_sync.order_lines ADD CONSTRAINT small_lines CHECK (qty <= 5);
+SELECT place('k-O4', 'O4', '[{"sku": "TEE", "qty": 6}]');
+SELECT count(*) AS o4 FROM channel_sync.orders WHERE order_id = 'O4';
+SELECT count(*) AS o4_events FROM channel_sync.events WHERE idempotency_key = 'k-O4';
+ALTER TABLE channel_sync.order_lines DROP CONSTRAINT small_lines;
+
+-- a user's trigger on orders fires for every order placed (the SQL path writes it)
+CREATE TABLE order_feed (order_id text, oversold boolean);
+CREATE FUNCTION feed_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.order_feed VALUES (NEW.order_id, NEW.oversold);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER feed AFTER INSERT ON channel_sync.orders FOR EACH ROW EXECUTE FUNCTION feed_order();
+SELECT place('k-O5', 'O5', '[{"sku": "TEE", "qty": 1}]');
+SELECT place('k-O6', 'O6', '[{"sku": "TEE", "qty": 1}, {"sku": "CAP", "qty": 1}]');
+SELECT * FROM order_feed ORDER BY 1;
+SELECT place('k-O5-again', 'O5', '[{"sku": "TEE", "qty": 1}]');
+DROP TRIGGER feed ON channel_sync.orders;
+
+-- a column a DBA added, with its default: the SQL path fills it
+ALTER TABLE channel_sync.order_lines ADD COLUMN note text DEFAULT 'from ingest';
+SELECT place('k-O7', 'O7', '[{"sku": "TEE", "qty": 1}]');
+SELECT order_id, note FROM channel_sync.order_lines WHERE order_id = 'O7';
+ALTER TABLE channel_sync.order_lines DROP COLUMN note;
+-- a dropped column is no obstacle to the direct path (it stays null)
+SELECT place('k-O8', 'O8', '[{"sku": "CAP", "qty": 1}]');
+SELECT * FROM placed WHERE order_id IN ('O7', 'O8');
+
+-- ingest_batch: every order and line, and the stock reserved once per unit
+SELECT status, detail FROM channel_sync.ingest_batch('shop', jsonb_build_array(
+  jsonb_build_object('idempotency_key', 'k-B1', 'event_type', 'order_placed', 'payload', '{"order_id": "B1", "lines": [{"sku": "TEE", "qty": 1}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B2', 'event_type', 'order_placed', 'payload', '{"order_id": "B2", "lines": [{"sku": "KIT", "qty": 1}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B3', 'event_type', 'order_placed', 'payload', '{"order_id": "O1", "lines": [{"sku": "TEE", "qty": 1}]}'::jsonb)));
+SELECT * FROM placed WHERE order_id NOT LIKE 'O%';
+SELECT sku, location_id, on_hand, reserved FROM channel_sync.stock ORDER BY 1, 2;
+-- every order and line is consistent with a recomputation from the lines
+SELECT s.sku, s.location_id, s.reserved,
+       (SELECT coalesce(sum(l.qty), 0) FROM channel_sync.order_lines l
+         WHERE l.sku = s.sku AND l.location_id = s.location_id) AS reserved_by_lines
+  FROM channel_sync.stock s ORDER BY 1, 2;
