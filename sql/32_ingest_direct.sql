@@ -79,3 +79,8 @@ SELECT s.sku, s.location_id, s.reserved,
        (SELECT coalesce(sum(l.qty), 0) FROM channel_sync.order_lines l
          WHERE l.sku = s.sku AND l.location_id = s.location_id) AS reserved_by_lines
   FROM channel_sync.stock s ORDER BY 1, 2;
+
+DROP VIEW placed;
+DROP FUNCTION place(text, text, jsonb);
+DROP TABLE order_feed;
+DROP FUNCTION feed_order();

@@ -25,7 +25,7 @@ extern "C" {
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
 #include "common/table_access_pg.hpp"
-#include "ingest/order_writer_pg.hpp"
+#include "ingest/direct_writes_pg.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -595,7 +595,7 @@ struct order_line_row {
 };
 
 // Inserts orders (skipping those that exist) and the lines of those it placed without SQL
-// (order_writer_pg.hpp). nullopt: the tables carry a user's trigger, column or policy, and
+// (direct_writes_pg.hpp). nullopt: the tables carry a user's trigger, column or policy, and
 // nothing was written (the caller uses SQL); else whether every order was placed.
 std::optional<bool> place_orders_direct(const call_context& cx,
                                         const std::vector<order_to_place>& orders,
@@ -1074,7 +1074,33 @@ outcome key_taken(call_context& cx, const prepared& p) {
 }
 
 // Records one delivery and, if it is the key's first and valid, applies it.
-outcome ingest_prepared(call_context& cx, const prepared& p) {
+// Inserts the first deliveries of events (ON CONFLICT DO NOTHING on their key), in order,
+// without SQL: each one's new event id, 0 where the key is taken; nullopt when the events
+// table carries a user's trigger, column or policy (nothing was written: use SQL).
+std::optional<std::vector<int64_t>> claim_keys_direct(const call_context& cx,
+                                                      const std::vector<const prepared*>& events) {
+  std::vector<cs::ingest::pg::event_row> rows;
+  std::vector<pg_uuid_t> fps(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const prepared& p = *events[i];
+    std::copy(p.fp.begin(), p.fp.end(), fps[i].data);
+    rows.push_back({p.key.c_str(), p.type.c_str(), p.payload, p.at, &fps[i],
+                    p.reason.empty() ? "applied" : "rejected",
+                    p.reason.empty() ? nullptr : p.reason.c_str()});
+  }
+  std::vector<int64_t> ids(rows.size() + 1, 0);
+  const char* channel = cx.channel.c_str();
+  const cs::ingest::pg::event_row* rp = rows.data();
+  int n = static_cast<int>(rows.size());
+  int64* ip = reinterpret_cast<int64*>(ids.data());
+  if (!guard([&] { return cs::ingest::pg::write_events(channel, rp, n, ip); })) return std::nullopt;
+  ids.pop_back();
+  return ids;
+}
+
+// The new event id of p's first delivery, 0 when the key is taken.
+int64_t claim_key(call_context& cx, const prepared& p) {
+  if (std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, {&p})) return ids->front();
   args ins;
   ins.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
   ins.text(p.reason.empty() ? "applied" : "rejected");
@@ -1083,8 +1109,12 @@ outcome ingest_prepared(call_context& cx, const prepared& p) {
   else
     ins.text(p.reason);
   rows r = run(P_INSERT_EVENT, ins);
-  if (r.count == 0) return key_taken(cx, p);
-  int64_t id = r.int8(0, 1);
+  return r.count == 0 ? 0 : r.int8(0, 1);
+}
+
+outcome ingest_prepared(call_context& cx, const prepared& p) {
+  int64_t id = claim_key(cx, p);
+  if (id == 0) return key_taken(cx, p);
   if (!p.reason.empty()) return outcome{id, "rejected", p.reason};
   effect e = apply(event_call{&cx, &*p.ev, id, p.at});
   if (e.status != "applied" || e.detail)
@@ -1120,9 +1150,13 @@ cs::user_error order_placed_concurrently() {
                         "Retry the batch; already applied events will be duplicates.");
 }
 
-void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
-                      std::vector<outcome>& results) {
-  // 1. claim the keys, first occurrence first
+// Claims the keys of the run all[from, to): each event's new id, 0 where the key is taken
+// (by an earlier event, or an earlier delivery in the run).
+std::vector<int64_t> claim_run_keys(const call_context& cx, const std::vector<prepared>& all,
+                                    size_t from, size_t to) {
+  std::vector<const prepared*> run_events;
+  for (size_t i = from; i < to; ++i) run_events.push_back(&all[i]);
+  if (std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, run_events)) return *ids;
   std::vector<std::string> keys;
   std::vector<Datum> payloads, ats, fps;
   for (size_t i = from; i < to; ++i) {
@@ -1148,6 +1182,13 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
       it->second = 0;  // later deliveries of the key in this run are duplicates
     }
   }
+  return ids;
+}
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first
+  std::vector<int64_t> ids = claim_run_keys(cx, all, from, to);
 
   // 2. read what the run depends on
   std::vector<std::string> sku_ids, ext_ids, order_ids;

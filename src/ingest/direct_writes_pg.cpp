@@ -1,10 +1,14 @@
-// Orders and their lines written without SQL: see order_writer_pg.hpp. Plain C frames only.
-#include "ingest/order_writer_pg.hpp"
+// Events, orders and order lines written without SQL: see direct_writes_pg.hpp. Plain C frames
+// only.
+#include "ingest/direct_writes_pg.hpp"
 
 extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/dependency.h"
+#include "commands/sequence.h"
+#include "mb/pg_wchar.h"
 #include "executor/tuptable.h"
 }
 #include "common/table_access_pg.hpp"
@@ -20,11 +24,14 @@ namespace cpg = cs::pg;
 
 constexpr const char* kOrderColumns[] = {"channel_id", "order_id",   "state",   "oversold",
                                          "placed_at",  "updated_at", "event_id"};
-constexpr const char* kLineColumns[] = {"channel_id",   "order_id",     "line_no",
-                                        "sku",          "location_id",  "qty",
-                                        "qty_shipped",  "qty_cancelled", "qty_returned",
-                                        "sold_sku",     "units_per_sold"};
-// CHECK constraints channel_sync defines on orders and on order_lines
+constexpr const char* kLineColumns[] = {
+    "channel_id",  "order_id",      "line_no",      "sku",      "location_id",   "qty",
+    "qty_shipped", "qty_cancelled", "qty_returned", "sold_sku", "units_per_sold"};
+constexpr const char* kEventColumns[] = {
+    "event_id",    "channel_id",  "idempotency_key", "event_type", "payload",        "occurred_at",
+    "received_at", "fingerprint", "status",          "detail",     "first_event_id", "duplicates"};
+// CHECK constraints channel_sync defines on events, orders and order_lines
+constexpr int kEventChecks = 2;
 constexpr int kOrderChecks = 2;
 constexpr int kLineChecks = 6;
 
@@ -43,10 +50,11 @@ void lock_referenced(const char* table, const char* index, const char* column, c
   relation_close(idx, RowShareLock);
   relation_close(heap, NoLock);
   if (!found)
-    ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-                    errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
-                           from, constraint),
-                    errdetail("Key (%s)=(%s) is not present in table \"%s\".", column, key, table)));
+    ereport(ERROR,
+            (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+             errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"", from,
+                    constraint),
+             errdetail("Key (%s)=(%s) is not present in table \"%s\".", column, key, table)));
 }
 
 int compare_strings(const void* a, const void* b) {
@@ -102,7 +110,59 @@ void insert_line(cpg::row_inserter* u, Datum channel, const char* order_id, cons
   cpg::row_inserter_insert(u, l.qty <= 0 || l.units_per_sold <= 0);
 }
 
+// Whether the event row is known to satisfy events' own CHECKs (else they are evaluated).
+bool event_checks_hold(const event_row& e) {
+  size_t len = strlen(e.key);
+  bool key_ok =
+      len > 0 && (len <= 255 || pg_mbstrlen_with_len(e.key, static_cast<int>(len)) <= 255);
+  const char* known[] = {"applied", "duplicate", "conflict", "stale", "rejected"};
+  bool status_ok = false;
+  for (const char* k : known) status_ok = status_ok || strcmp(e.status, k) == 0;
+  return key_ok && status_ok;
+}
+
+void insert_event(cpg::row_inserter* u, Oid identity, Datum channel, Datum received,
+                  const event_row& e, int64* id) {
+  int64 next = nextval_internal(identity, false);
+  cpg::row_inserter_set(u, 0, Int64GetDatum(next));
+  cpg::row_inserter_set(u, 1, channel);
+  cpg::row_inserter_set(u, 2, CStringGetTextDatum(e.key));
+  cpg::row_inserter_set(u, 3, CStringGetTextDatum(e.type));
+  cpg::row_inserter_set(u, 4, e.payload);
+  cpg::row_inserter_set(u, 5, TimestampTzGetDatum(e.occurred_at));
+  cpg::row_inserter_set(u, 6, received);
+  cpg::row_inserter_set(u, 7, UUIDPGetDatum(e.fingerprint));
+  cpg::row_inserter_set(u, 8, CStringGetTextDatum(e.status));
+  cpg::row_inserter_set(u, 9, e.detail != nullptr ? CStringGetTextDatum(e.detail) : Datum(0),
+                        e.detail == nullptr);
+  cpg::row_inserter_set(u, 10, Datum(0), true);
+  cpg::row_inserter_set(u, 11, Int32GetDatum(0));
+  *id = cpg::row_inserter_insert(u, !event_checks_hold(e)) ? next : 0;
+}
+
 }  // namespace
+
+bool write_events(const char* channel, const event_row* events, int n, int64* ids) {
+  Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
+  Relation key = cpg::open_cs_relation("events_first_delivery_key", AccessShareLock);
+  cpg::row_inserter u;
+  bool open =
+      rel != nullptr && key != nullptr &&
+      cpg::row_inserter_open(&u, rel, RelationGetRelid(key), kEventChecks, kEventColumns, 12);
+  if (open) {
+    Oid identity =
+        getIdentitySequence(RelationGetRelid(rel), cpg::column_number(rel, "event_id"), false);
+    lock_referenced("channels", "channels_pkey", "channel_id", channel, "events",
+                    "events_channel_id_fkey");
+    Datum ch = CStringGetTextDatum(channel);
+    Datum received = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    for (int k = 0; k < n; ++k) insert_event(&u, identity, ch, received, events[k], &ids[k]);
+    cpg::row_inserter_close(&u);
+  }
+  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (rel != nullptr) relation_close(rel, NoLock);
+  return open;
+}
 
 bool write_orders(const char* channel, const order_row* orders, int n, const line_row* lines,
                   int nlines, bool* placed) {

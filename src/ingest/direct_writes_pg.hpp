@@ -1,0 +1,60 @@
+// Events, orders and order lines written without SQL: the hot path of ingest() and
+// ingest_batch(). An INSERT of an event, an order and its line runs six foreign-key checks,
+// each an SPI query, and compiles the tables' CHECK constraints; here the rows are inserted
+// directly (table_access_pg.hpp) and only the referenced rows another transaction could delete
+// are locked, once per call: the channel, each SKU and each location. An order's event and
+// the order itself are rows this transaction inserted or holds locked. Plain C frames: call
+// through cs::pg::guard.
+#pragma once
+
+#include "common/pg_headers.hpp"
+
+extern "C" {
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+namespace cs::ingest::pg {
+
+// The first delivery of an event (first_event_id NULL, no duplicates yet).
+struct event_row {
+  const char* key;
+  const char* type;
+  Datum payload;  // jsonb
+  TimestampTz occurred_at;
+  const pg_uuid_t* fingerprint;
+  const char* status;
+  const char* detail;  // nullptr: NULL
+};
+
+// Inserts first deliveries of events of channel, in order (ON CONFLICT on
+// events_first_delivery_key DO NOTHING): ids[k] the new event's id, 0 where the key is taken.
+// Returns false, having written nothing, when events carries a user's trigger, column or
+// policy: the caller then writes with SQL.
+bool write_events(const char* channel, const event_row* events, int n, int64* ids);
+
+struct order_row {
+  const char* order_id;
+  bool oversold;
+  TimestampTz at;  // placed_at and updated_at
+  int64 event_id;  // an event this transaction inserted or holds locked
+};
+
+struct line_row {
+  int order;  // index into the orders
+  int32 line_no;
+  const char* sku;
+  const char* location_id;
+  int32 qty;
+  const char* sold_sku;
+  int32 units_per_sold;
+};
+
+// Inserts the orders of channel (ON CONFLICT (channel_id, order_id) DO NOTHING: placed[k]
+// false where the order exists) and the lines of the orders it placed. Returns false, having
+// written nothing, when orders or order_lines carry a trigger, column or policy of a user's:
+// the caller then writes with SQL.
+bool write_orders(const char* channel, const order_row* orders, int n, const line_row* lines,
+                  int nlines, bool* placed);
+
+}  // namespace cs::ingest::pg
