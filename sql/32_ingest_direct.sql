@@ -58,6 +58,21 @@ SELECT * FROM order_feed ORDER BY 1;
 SELECT place('k-O5-again', 'O5', '[{"sku": "TEE", "qty": 1}]');
 DROP TRIGGER feed ON channel_sync.orders;
 
+-- the same for events: a user's trigger sees every first delivery, duplicates still count
+CREATE TABLE event_feed (idempotency_key text, status text);
+CREATE FUNCTION feed_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.event_feed VALUES (NEW.idempotency_key, NEW.status);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER feed AFTER INSERT ON channel_sync.events FOR EACH ROW EXECUTE FUNCTION feed_event();
+SELECT place('k-O9', 'O9', '[{"sku": "TEE", "qty": 1}]');
+SELECT place('k-O9', 'O9', '[{"sku": "TEE", "qty": 1}]');
+SELECT status FROM channel_sync.ingest_batch('shop', '[{"idempotency_key": "k-O10", "event_type": "order_placed", "payload": {"order_id": "O10", "lines": [{"sku": "CAP", "qty": 1}]}}]');
+SELECT * FROM event_feed ORDER BY 1;
+SELECT idempotency_key, status, duplicates FROM channel_sync.events WHERE idempotency_key IN ('k-O9', 'k-O10') ORDER BY 1;
+DROP TRIGGER feed ON channel_sync.events;
+
 -- a column a DBA added, with its default: the SQL path fills it
 ALTER TABLE channel_sync.order_lines ADD COLUMN note text DEFAULT 'from ingest';
 SELECT place('k-O7', 'O7', '[{"sku": "TEE", "qty": 1}]');
@@ -82,5 +97,6 @@ SELECT s.sku, s.location_id, s.reserved,
 
 DROP VIEW placed;
 DROP FUNCTION place(text, text, jsonb);
-DROP TABLE order_feed;
+DROP TABLE order_feed, event_feed;
 DROP FUNCTION feed_order();
+DROP FUNCTION feed_event();
