@@ -61,3 +61,29 @@ SELECT channel_id, target_qty FROM channel_sync.listings ORDER BY 1;
 
 -- and verify agrees with every listing the direct path wrote
 SELECT count(*) AS findings FROM channel_sync.verify();
+
+-- a statement that re-targets many SKUs (here 80, beyond the direct loader's 64) reads them
+-- with set scans and writes their listings in place the same way: row triggers see each
+-- write, a skipped row keeps its version and its message
+INSERT INTO channel_sync.skus (sku, base_price) SELECT 'MANY-' || i, 5 FROM generate_series(1, 80) AS i;
+INSERT INTO channel_sync.stock (sku, location_id, on_hand) SELECT 'MANY-' || i, 'wh1', 10 FROM generate_series(1, 80) AS i;
+CREATE TABLE many_audit (channel_id text, sku text, old_qty int, new_qty int);
+CREATE FUNCTION audit_many() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.sku = 'MANY-7' AND NEW.channel_id = 'shop' THEN RETURN NULL; END IF;
+  INSERT INTO public.many_audit VALUES (NEW.channel_id, NEW.sku, OLD.target_qty, NEW.target_qty);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_many BEFORE UPDATE ON channel_sync.listings FOR EACH ROW EXECUTE FUNCTION audit_many();
+UPDATE channel_sync.stock SET on_hand = 4 WHERE sku LIKE 'MANY-%';
+SELECT count(*) AS audited, count(DISTINCT sku) AS skus, min(old_qty) AS old, max(new_qty) AS new FROM many_audit;
+SELECT l.channel_id, l.target_qty, l.target_version, o.qty, o.version
+  FROM channel_sync.listings l JOIN channel_sync.outbox o USING (channel_id, sku)
+ WHERE l.sku = 'MANY-7' ORDER BY 1;
+SELECT count(*) AS listings_behind_their_message FROM channel_sync.listings l
+  JOIN channel_sync.outbox o USING (channel_id, sku) WHERE l.sku LIKE 'MANY-%' AND l.target_version <> o.version;
+DROP TRIGGER audit_many ON channel_sync.listings;
+DROP FUNCTION audit_many();
+DROP TABLE many_audit;
+-- verify finds exactly the listing the trigger held back
+SELECT check_name, channel_id, sku FROM channel_sync.verify();

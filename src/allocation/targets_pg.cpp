@@ -1574,7 +1574,8 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
            }
          });
   }
-  listing_writer writer(w.direct());
+  // in place unless every SKU is re-targeted (one upsert then, most listings change)
+  listing_writer writer(w.direct() || !w.full());
   if (w.full()) {
     size_t to_write = 0;
     for (uint32_t i = 0; i < ns; ++i)
