@@ -55,6 +55,10 @@ INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE', 'nowhe
 INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('KIT', 'wh-east', 5);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE', 'wh-east', 5), ('CAP', 'wh-east', 9);
+-- moving a stock row to a bundle is refused too (the statement fails, the row stays)
+UPDATE channel_sync.stock SET sku = 'KIT' WHERE sku = 'CAP';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT sku, on_hand FROM channel_sync.stock WHERE location_id = 'wh-east' ORDER BY sku;
 
 -- reserve_pct and list_pct stay within 0..100
 INSERT INTO channel_sync.allocation_rules (channel_id, reserve_pct) VALUES ('shop', 101);

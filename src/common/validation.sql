@@ -65,6 +65,13 @@ END
 $$;
 COMMENT ON FUNCTION channel_sync._check_stock_sku() IS 'Internal trigger: only simple SKUs hold stock.';
 
-CREATE TRIGGER stock_is_simple BEFORE INSERT OR UPDATE OF sku ON channel_sync.stock
+-- An UPDATE of a table with a BEFORE UPDATE row trigger locks each row before it runs the
+-- trigger -- even when the trigger is limited to columns the statement does not set -- and
+-- that lock is one more WAL record on every stock change; an AFTER trigger fails the
+-- statement the same way without it.
+CREATE TRIGGER stock_is_simple BEFORE INSERT ON channel_sync.stock
   FOR EACH ROW EXECUTE FUNCTION channel_sync._check_stock_sku();
 ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER stock_is_simple;
+CREATE TRIGGER stock_sku_is_simple AFTER UPDATE OF sku ON channel_sync.stock
+  FOR EACH ROW EXECUTE FUNCTION channel_sync._check_stock_sku();
+ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER stock_sku_is_simple;
