@@ -44,6 +44,15 @@ SELECT count(*) AS o4 FROM channel_sync.orders WHERE order_id = 'O4';
 SELECT count(*) AS o4_events FROM channel_sync.events WHERE idempotency_key = 'k-O4';
 ALTER TABLE channel_sync.order_lines DROP CONSTRAINT small_lines;
 
+-- a foreign key a DBA added is checked (the SQL path writes the order): no order of 'shop'
+CREATE TABLE open_channels (channel_id text PRIMARY KEY);
+INSERT INTO open_channels VALUES ('amazon');
+ALTER TABLE channel_sync.orders ADD CONSTRAINT orders_open_channel FOREIGN KEY (channel_id) REFERENCES public.open_channels NOT VALID;
+SELECT place('k-O4b', 'O4b', '[{"sku": "TEE", "qty": 1}]');
+SELECT count(*) AS o4b FROM channel_sync.orders WHERE order_id = 'O4b';
+ALTER TABLE channel_sync.orders DROP CONSTRAINT orders_open_channel;
+DROP TABLE open_channels;
+
 -- a user's trigger on orders fires for every order placed (the SQL path writes it)
 CREATE TABLE order_feed (order_id text, oversold boolean);
 CREATE FUNCTION feed_order() RETURNS trigger LANGUAGE plpgsql AS $$

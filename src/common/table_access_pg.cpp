@@ -289,13 +289,20 @@ void row_updater_close(row_updater* u) {
   index_close(u->index, NoLock);
 }
 
-// Whether every trigger of the table is one of PostgreSQL's foreign-key triggers (of a
-// constraint channel_sync defined: the table is the extension's and has no trigger of its own).
-static bool only_foreign_key_triggers(const TriggerDesc* td) {
-  for (int k = 0; td != nullptr && k < td->numtriggers; ++k)
-    if (!td->triggers[k].tgisinternal ||
-        RI_FKey_trigger_type(td->triggers[k].tgfoid) == RI_TRIGGER_NONE)
-      return false;
+// Whether every trigger of the table is a foreign-key trigger of PostgreSQL's: of one of
+// own.foreign_keys, or on the referenced side (those act on UPDATE and DELETE only).
+static bool only_own_foreign_key_triggers(const TriggerDesc* td, const own_definition& own) {
+  for (int k = 0; td != nullptr && k < td->numtriggers; ++k) {
+    const Trigger& t = td->triggers[k];
+    int type = t.tgisinternal ? RI_FKey_trigger_type(t.tgfoid) : RI_TRIGGER_NONE;
+    if (type == RI_TRIGGER_NONE) return false;
+    if (type == RI_TRIGGER_PK) continue;
+    char* name = get_constraint_name(t.tgconstraint);
+    bool known = false;
+    for (int j = 0; name != nullptr && j < own.nforeign_keys && !known; ++j)
+      known = strcmp(name, own.foreign_keys[j]) == 0;
+    if (!known) return false;
+  }
   return true;
 }
 
@@ -316,16 +323,16 @@ static bool has_exactly(Relation rel, const char* const* columns, int n, AttrNum
   return live == n;
 }
 
-bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, int own_checks,
-                       const char* const* columns, int n) {
-  if (n > 16 || rel->rd_rel->relkind != RELKIND_RELATION ||
+bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, const own_definition& own) {
+  if (own.ncolumns > 16 || rel->rd_rel->relkind != RELKIND_RELATION ||
       check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED ||
-      !only_foreign_key_triggers(rel->trigdesc) || !has_exactly(rel, columns, n, u->atts))
+      !only_own_foreign_key_triggers(rel->trigdesc, own) ||
+      !has_exactly(rel, own.columns, own.ncolumns, u->atts))
     return false;
   u->rel = rel;
-  u->natts = n;
+  u->natts = own.ncolumns;
   TupleConstr* constr = rel->rd_att->constr;
-  u->check = constr != nullptr && constr->num_check != own_checks;
+  u->check = constr != nullptr && constr->num_check != own.checks;
   u->arbiters = OidIsValid(arbiter) ? list_make1_oid(arbiter) : NIL;
   u->estate = CreateExecutorState();
   RangeTblEntry* rte = makeNode(RangeTblEntry);

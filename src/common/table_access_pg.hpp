@@ -99,19 +99,26 @@ struct row_inserter {
   ResultRelInfo* rri;
   List* arbiters;        // the ON CONFLICT DO NOTHING index, or NIL
   TupleTableSlot* slot;  // the next row: row_inserter_set() each column, then insert
-  AttrNumber atts[16];   // the columns given to row_inserter_open, in order
+  AttrNumber atts[16];   // own.columns' numbers, in order
   int natts;
   bool check;  // evaluate CHECK constraints on every row (someone added some)
 };
 
-// Opens an inserter for rel whose columns are exactly columns[0..n) (none other, none
-// dropped is fine). arbiter: the unique index of ON CONFLICT DO NOTHING, or InvalidOid.
-// own_checks: as for row_updater_open. Returns false, having opened nothing, when the table
-// has a trigger (or a column) channel_sync did not define, or row-level security applies to
-// the current user: the caller then writes with SQL, which fires and applies them.
-bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, int own_checks,
-                       const char* const* columns, int n);
-// Sets column k (0-based, in the order given to row_inserter_open) of the next row.
+// What channel_sync itself defines on a table it inserts into directly.
+struct own_definition {
+  const char* const* columns;  // every column, none other (dropped ones do not count)
+  int ncolumns;
+  const char* const* foreign_keys;  // constraints whose checks the caller makes itself
+  int nforeign_keys;
+  int checks;  // CHECK constraints (as own_checks for row_updater_open)
+};
+
+// Opens an inserter for rel. arbiter: the unique index of ON CONFLICT DO NOTHING, or
+// InvalidOid. Returns false, having opened nothing, when the table is not as `own` describes
+// -- a trigger, a foreign key or a column someone added -- or row-level security applies to
+// the current user: the caller then writes with SQL, which fires, checks and fills them.
+bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, const own_definition& own);
+// Sets column k (0-based, in the order of own.columns) of the next row.
 void row_inserter_set(row_inserter* u, int k, Datum value, bool isnull = false);
 // Inserts the next row; false when the arbiter's key is taken (nothing inserted). check:
 // evaluate the table's CHECK constraints for this row (values not known to satisfy them).

@@ -30,10 +30,16 @@ constexpr const char* kLineColumns[] = {
 constexpr const char* kEventColumns[] = {
     "event_id",    "channel_id",  "idempotency_key", "event_type", "payload",        "occurred_at",
     "received_at", "fingerprint", "status",          "detail",     "first_event_id", "duplicates"};
-// CHECK constraints channel_sync defines on events, orders and order_lines
-constexpr int kEventChecks = 2;
-constexpr int kOrderChecks = 2;
-constexpr int kLineChecks = 6;
+// the foreign keys whose checks this file makes (lock_references, or rows this transaction
+// inserted or holds)
+constexpr const char* kEventKeys[] = {"events_channel_id_fkey"};
+constexpr const char* kOrderKeys[] = {"orders_channel_id_fkey", "orders_event_id_fkey"};
+constexpr const char* kLineKeys[] = {"order_lines_sku_fkey", "order_lines_location_id_fkey",
+                                     "order_lines_channel_id_order_id_fkey"};
+// channel_sync's definitions: columns, foreign keys, CHECK constraints
+const cpg::own_definition kEvents{kEventColumns, 12, kEventKeys, 1, 2};
+const cpg::own_definition kOrders{kOrderColumns, 7, kOrderKeys, 2, 2};
+const cpg::own_definition kLines{kLineColumns, 11, kLineKeys, 3, 6};
 
 // Locks the row of channel_sync.<table> whose one-column key is key FOR KEY SHARE, as the
 // foreign-key check of `constraint` on `from` would; its error when there is none.
@@ -146,9 +152,8 @@ bool write_events(const char* channel, const event_row* events, int n, int64* id
   Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
   Relation key = cpg::open_cs_relation("events_first_delivery_key", AccessShareLock);
   cpg::row_inserter u;
-  bool open =
-      rel != nullptr && key != nullptr &&
-      cpg::row_inserter_open(&u, rel, RelationGetRelid(key), kEventChecks, kEventColumns, 12);
+  bool open = rel != nullptr && key != nullptr &&
+              cpg::row_inserter_open(&u, rel, RelationGetRelid(key), kEvents);
   if (open) {
     Oid identity =
         getIdentitySequence(RelationGetRelid(rel), cpg::column_number(rel, "event_id"), false);
@@ -171,10 +176,9 @@ bool write_orders(const char* channel, const order_row* orders, int n, const lin
   Relation order_key = cpg::open_cs_relation("orders_pkey", AccessShareLock);
   bool usable = order_rel != nullptr && line_rel != nullptr && order_key != nullptr;
   cpg::row_inserter ou, lu;
-  bool orders_open = usable && cpg::row_inserter_open(&ou, order_rel, RelationGetRelid(order_key),
-                                                      kOrderChecks, kOrderColumns, 7);
-  bool lines_open = orders_open && cpg::row_inserter_open(&lu, line_rel, InvalidOid, kLineChecks,
-                                                          kLineColumns, 11);
+  bool orders_open =
+      usable && cpg::row_inserter_open(&ou, order_rel, RelationGetRelid(order_key), kOrders);
+  bool lines_open = orders_open && cpg::row_inserter_open(&lu, line_rel, InvalidOid, kLines);
   if (lines_open) {
     lock_references(channel, lines, nlines);
     Datum ch = CStringGetTextDatum(channel);
