@@ -1385,8 +1385,10 @@ void write_direct(direct_change* rows, int n) {
   direct_columns cols;
   find_direct_columns(l, o, &cols);
   pg::row_updater lu, ou;
-  pg::row_updater_open(&lu, l, lkey, 1);  // target_qty_not_negative
-  pg::row_updater_open(&ou, o, okey, 2);  // outbox_qty_not_negative, outbox_status_known
+  static const char* const listing_checks[] = {"target_qty_not_negative"};
+  static const char* const outbox_checks[] = {"outbox_qty_not_negative", "outbox_status_known"};
+  pg::row_updater_open(&lu, l, lkey, listing_checks, 1);
+  pg::row_updater_open(&ou, o, okey, outbox_checks, 2);
   for (int k = 0; k < n; ++k) write_change_direct(&lu, &ou, &cols, &rows[k]);
   pg::row_updater_close(&ou);
   pg::row_updater_close(&lu);

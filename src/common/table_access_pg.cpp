@@ -204,10 +204,21 @@ static void end_key_scan(row_updater* u) {
   UnregisterSnapshot(u->snap);
 }
 
-void row_updater_open(row_updater* u, Relation rel, Oid key_index, int own_checks) {
-  u->rel = rel;
+// Whether the table has a CHECK constraint not named in names[0..n).
+static bool has_other_checks(Relation rel, const char* const* names, int n) {
   TupleConstr* constr = rel->rd_att->constr;
-  u->check = constr != nullptr && constr->num_check != own_checks;
+  for (int k = 0; constr != nullptr && k < constr->num_check; ++k) {
+    bool own = false;
+    for (int j = 0; j < n && !own; ++j) own = strcmp(constr->check[k].ccname, names[j]) == 0;
+    if (!own) return true;
+  }
+  return false;
+}
+
+void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* const* own_checks,
+                      int n) {
+  u->rel = rel;
+  u->check = has_other_checks(rel, own_checks, n);
   u->index = index_open(key_index, RowExclusiveLock);
   begin_key_scan(u);
   u->estate = CreateExecutorState();
@@ -331,8 +342,7 @@ bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, const own_def
     return false;
   u->rel = rel;
   u->natts = own.ncolumns;
-  TupleConstr* constr = rel->rd_att->constr;
-  u->check = constr != nullptr && constr->num_check != own.checks;
+  u->check = has_other_checks(rel, own.checks, own.nchecks);
   u->arbiters = OidIsValid(arbiter) ? list_make1_oid(arbiter) : NIL;
   u->estate = CreateExecutorState();
   RangeTblEntry* rte = makeNode(RangeTblEntry);

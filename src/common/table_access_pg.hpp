@@ -72,10 +72,11 @@ struct row_updater {
   bool check;             // evaluate the table's constraints on every write
 };
 
-// own_checks: how many CHECK constraints channel_sync itself defines on the table. The
+// own_checks[0..n): the CHECK constraints channel_sync itself defines on the table. The
 // caller's values satisfy those (and NOT NULL) by construction, so constraints are evaluated
-// (their expressions compiled, ~25 us a statement) only when someone added more.
-void row_updater_open(row_updater* u, Relation rel, Oid key_index, int own_checks);
+// (their expressions compiled, ~25 us a statement) only when the table has another.
+void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* const* own_checks,
+                      int n);
 // Finds the row whose unique key (the index's columns, in order) is keys[0..n); false when
 // there is none. On true, found holds it with every column deformed.
 bool row_updater_find(row_updater* u, int n, const Datum* keys);
@@ -110,7 +111,8 @@ struct own_definition {
   int ncolumns;
   const char* const* foreign_keys;  // constraints whose checks the caller makes itself
   int nforeign_keys;
-  int checks;  // CHECK constraints (as own_checks for row_updater_open)
+  const char* const* checks;  // CHECK constraints (as own_checks for row_updater_open)
+  int nchecks;
 };
 
 // Opens an inserter for rel. arbiter: the unique index of ON CONFLICT DO NOTHING, or

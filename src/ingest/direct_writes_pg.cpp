@@ -36,10 +36,15 @@ constexpr const char* kEventKeys[] = {"events_channel_id_fkey"};
 constexpr const char* kOrderKeys[] = {"orders_channel_id_fkey", "orders_event_id_fkey"};
 constexpr const char* kLineKeys[] = {"order_lines_sku_fkey", "order_lines_location_id_fkey",
                                      "order_lines_channel_id_order_id_fkey"};
+constexpr const char* kEventChecks[] = {"idempotency_key_format", "event_status_known"};
+constexpr const char* kOrderChecks[] = {"order_id_format", "order_state_known"};
+constexpr const char* kLineChecks[] = {"order_line_qty_positive", "qty_shipped_range",
+                                       "qty_cancelled_range",     "qty_returned_range",
+                                       "units_per_sold_positive", "line_not_overdrawn"};
 // channel_sync's definitions: columns, foreign keys, CHECK constraints
-const cpg::own_definition kEvents{kEventColumns, 12, kEventKeys, 1, 2};
-const cpg::own_definition kOrders{kOrderColumns, 7, kOrderKeys, 2, 2};
-const cpg::own_definition kLines{kLineColumns, 11, kLineKeys, 3, 6};
+const cpg::own_definition kEvents{kEventColumns, 12, kEventKeys, 1, kEventChecks, 2};
+const cpg::own_definition kOrders{kOrderColumns, 7, kOrderKeys, 2, kOrderChecks, 2};
+const cpg::own_definition kLines{kLineColumns, 11, kLineKeys, 3, kLineChecks, 6};
 
 // Locks the row of channel_sync.<table> whose one-column key is key FOR KEY SHARE, as the
 // foreign-key check of `constraint` on `from` would; its error when there is none.
