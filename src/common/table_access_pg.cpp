@@ -204,6 +204,31 @@ static void end_key_scan(row_updater* u) {
   UnregisterSnapshot(u->snap);
 }
 
+// An executor state writing rel as the one result relation of a statement (the command's
+// rows stamped with the current command id), as the logical replication apply worker sets
+// one up; *rri its ResultRelInfo, indexes not opened yet.
+static EState* begin_writes(Relation rel, ResultRelInfo** rri) {
+  EState* estate = CreateExecutorState();
+  RangeTblEntry* rte = makeNode(RangeTblEntry);
+  rte->rtekind = RTE_RELATION;
+  rte->relid = RelationGetRelid(rel);
+  rte->relkind = rel->rd_rel->relkind;
+  rte->rellockmode = RowExclusiveLock;
+  ExecInitRangeTable(estate, list_make1(rte));
+  *rri = makeNode(ResultRelInfo);
+  InitResultRelInfo(*rri, rel, 1, nullptr, 0);
+  estate->es_output_cid = GetCurrentCommandId(true);
+  return estate;
+}
+
+static void end_writes(EState* estate, ResultRelInfo* rri) {
+  ExecCloseIndices(rri);
+  ExecCloseResultRelations(estate);
+  ExecCloseRangeTableRelations(estate);
+  ExecResetTupleTable(estate->es_tupleTable, false);
+  FreeExecutorState(estate);
+}
+
 // Whether the table has a CHECK constraint not named in names[0..n).
 static bool has_other_checks(Relation rel, const char* const* names, int n) {
   TupleConstr* constr = rel->rd_att->constr;
@@ -221,16 +246,7 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* c
   u->check = has_other_checks(rel, own_checks, n);
   u->index = index_open(key_index, RowExclusiveLock);
   begin_key_scan(u);
-  u->estate = CreateExecutorState();
-  RangeTblEntry* rte = makeNode(RangeTblEntry);
-  rte->rtekind = RTE_RELATION;
-  rte->relid = RelationGetRelid(rel);
-  rte->relkind = rel->rd_rel->relkind;
-  rte->rellockmode = RowExclusiveLock;
-  ExecInitRangeTable(u->estate, list_make1(rte));
-  u->rri = makeNode(ResultRelInfo);
-  InitResultRelInfo(u->rri, rel, 1, nullptr, 0);
-  u->estate->es_output_cid = GetCurrentCommandId(true);
+  u->estate = begin_writes(rel, &u->rri);
   u->estate->es_snapshot = u->snap;
   ExecOpenIndices(u->rri, false);
   EvalPlanQualInit(&u->epq, u->estate, nullptr, NIL, -1);
@@ -291,11 +307,7 @@ update_result row_updater_update(row_updater* u) {
 void row_updater_close(row_updater* u) {
   AfterTriggerEndQuery(u->estate);
   EvalPlanQualEnd(&u->epq);
-  ExecCloseIndices(u->rri);
-  ExecCloseResultRelations(u->estate);
-  ExecCloseRangeTableRelations(u->estate);
-  ExecResetTupleTable(u->estate->es_tupleTable, false);
-  FreeExecutorState(u->estate);
+  end_writes(u->estate, u->rri);
   end_key_scan(u);
   index_close(u->index, NoLock);
 }
@@ -344,16 +356,7 @@ bool row_inserter_open(row_inserter* u, Relation rel, Oid arbiter, const own_def
   u->natts = own.ncolumns;
   u->check = has_other_checks(rel, own.checks, own.nchecks);
   u->arbiters = OidIsValid(arbiter) ? list_make1_oid(arbiter) : NIL;
-  u->estate = CreateExecutorState();
-  RangeTblEntry* rte = makeNode(RangeTblEntry);
-  rte->rtekind = RTE_RELATION;
-  rte->relid = RelationGetRelid(rel);
-  rte->relkind = rel->rd_rel->relkind;
-  rte->rellockmode = RowExclusiveLock;
-  ExecInitRangeTable(u->estate, list_make1(rte));
-  u->rri = makeNode(ResultRelInfo);
-  InitResultRelInfo(u->rri, rel, 1, nullptr, 0);
-  u->estate->es_output_cid = GetCurrentCommandId(true);
+  u->estate = begin_writes(rel, &u->rri);
   ExecOpenIndices(u->rri, u->arbiters != NIL);
   u->slot = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
   ExecClearTuple(u->slot);
@@ -420,11 +423,7 @@ bool row_inserter_insert(row_inserter* u, bool check) {
 }
 
 void row_inserter_close(row_inserter* u) {
-  ExecCloseIndices(u->rri);
-  ExecCloseResultRelations(u->estate);
-  ExecCloseRangeTableRelations(u->estate);
-  ExecResetTupleTable(u->estate->es_tupleTable, false);
-  FreeExecutorState(u->estate);
+  end_writes(u->estate, u->rri);
 }
 
 }  // namespace cs::pg

@@ -6,9 +6,11 @@ extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "commands/sequence.h"
 #include "mb/pg_wchar.h"
+#include "utils/rls.h"
 #include "executor/tuptable.h"
 }
 #include "common/table_access_pg.hpp"
@@ -172,6 +174,52 @@ bool write_events(const char* channel, const event_row* events, int n, int64* id
   if (key != nullptr) relation_close(key, AccessShareLock);
   if (rel != nullptr) relation_close(rel, NoLock);
   return open;
+}
+
+namespace {
+
+struct event_columns {
+  AttrNumber event_id, fingerprint, status, duplicates;
+};
+
+// Finds the first delivery of t on channel and bumps its counter when it is a duplicate.
+void count_one(cpg::row_updater* u, const event_columns& c, Datum channel, taken_key* t) {
+  Datum keys[2] = {channel, CStringGetTextDatum(t->key)};
+  for (;;) {
+    t->found = cpg::row_updater_find(u, 2, keys);
+    if (!t->found) return;
+    Datum* v = u->found->tts_values;
+    t->event_id = DatumGetInt64(v[c.event_id - 1]);
+    t->status = TextDatumGetCString(v[c.status - 1]);
+    const pg_uuid_t* fp = DatumGetUUIDP(v[c.fingerprint - 1]);
+    t->same = memcmp(fp->data, t->fingerprint->data, UUID_LEN) == 0;
+    if (!t->same) return;
+    cpg::row_updater_begin_next(u);
+    u->next->tts_values[c.duplicates - 1] = Int32GetDatum(DatumGetInt32(v[c.duplicates - 1]) + 1);
+    if (cpg::row_updater_update(u) != cpg::update_result::changed_concurrently) return;
+  }
+}
+
+}  // namespace
+
+bool count_duplicates(const char* channel, taken_key* keys, int n) {
+  Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
+  Relation key = cpg::open_cs_relation("events_first_delivery_key", AccessShareLock);
+  bool usable = rel != nullptr && key != nullptr &&
+                check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
+  if (usable) {
+    event_columns c{cpg::column_number(rel, "event_id"), cpg::column_number(rel, "fingerprint"),
+                    cpg::column_number(rel, "status"), cpg::column_number(rel, "duplicates")};
+    CommandCounterIncrement();  // first deliveries this call inserted are the owners too
+    cpg::row_updater u;
+    cpg::row_updater_open(&u, rel, RelationGetRelid(key), kEventChecks, 2);
+    Datum ch = CStringGetTextDatum(channel);
+    for (int k = 0; k < n; ++k) count_one(&u, c, ch, &keys[k]);
+    cpg::row_updater_close(&u);
+  }
+  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (rel != nullptr) relation_close(rel, NoLock);
+  return usable;
 }
 
 bool write_orders(const char* channel, const order_row* orders, int n, const line_row* lines,

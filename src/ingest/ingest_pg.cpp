@@ -1053,10 +1053,44 @@ prepared prepare(const delivery& d) {
 
 // The key is taken: a duplicate if the content matches (the owner's counter is bumped),
 // else a conflict (recorded, pointing at the owner).
-outcome key_taken(call_context& cx, const prepared& p) {
-  rows dup = run(P_DUPLICATE, args().text(cx.channel).text(p.key).datum(uuid_datum(p.fp)));
-  if (dup.count > 0)
-    return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
+// What the first deliveries of taken keys are, each duplicate counted, without SQL
+// (direct_writes_pg.hpp); false when that does not apply (use SQL).
+struct seen_key {
+  bool found = false, same = false;
+  int64_t event_id = 0;
+  std::string status;
+};
+bool see_taken_keys(const call_context& cx, const std::vector<const prepared*>& ps,
+                    std::vector<seen_key>& out) {
+  std::vector<pg_uuid_t> fps(ps.size() + 1);
+  std::vector<cs::ingest::pg::taken_key> keys(ps.size() + 1);
+  for (size_t i = 0; i < ps.size(); ++i) {
+    std::copy(ps[i]->fp.begin(), ps[i]->fp.end(), fps[i].data);
+    keys[i] = cs::ingest::pg::taken_key{ps[i]->key.c_str(), &fps[i], false, false, 0, nullptr};
+  }
+  const char* channel = cx.channel.c_str();
+  cs::ingest::pg::taken_key* kp = keys.data();
+  int n = static_cast<int>(ps.size());
+  if (!guard([&] { return cs::ingest::pg::count_duplicates(channel, kp, n); })) return false;
+  out.clear();
+  for (int i = 0; i < n; ++i)
+    out.push_back(
+        {kp[i].found, kp[i].same, kp[i].event_id, kp[i].status != nullptr ? kp[i].status : ""});
+  return true;
+}
+
+// The outcome of a delivery whose key is taken: a duplicate of its first delivery (counted),
+// or a conflict (recorded). seen: the first delivery, looked up already (see_taken_keys).
+outcome key_taken(call_context& cx, const prepared& p, const seen_key* seen = nullptr) {
+  std::vector<seen_key> one;
+  if (seen == nullptr && see_taken_keys(cx, {&p}, one)) seen = &one.front();
+  if (seen != nullptr && seen->found && seen->same)
+    return outcome{seen->event_id, "duplicate", "first delivery was " + seen->status};
+  if (seen == nullptr) {
+    rows dup = run(P_DUPLICATE, args().text(cx.channel).text(p.key).datum(uuid_datum(p.fp)));
+    if (dup.count > 0)
+      return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
+  }
   rows own = run(P_OWNER, args().text(cx.channel).text(p.key));
   if (own.count == 0)
     throw cs::user_error("40001", "idempotency key " + quote(p.key) + " changed owner concurrently",
@@ -1431,8 +1465,16 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   }
 
   // 5. deliveries whose key was taken: duplicates or conflicts, in order
+  std::vector<const prepared*> taken;
   for (size_t i = from; i < to; ++i)
-    if (ids[i - from] == 0) results[i] = key_taken(cx, all[i]);
+    if (ids[i - from] == 0) taken.push_back(&all[i]);
+  std::vector<seen_key> seen;
+  bool looked_up = !taken.empty() && see_taken_keys(cx, taken, seen);
+  for (size_t i = from, t = 0; i < to; ++i)
+    if (ids[i - from] == 0) {
+      results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
+      ++t;
+    }
 }
 
 void connect() {
