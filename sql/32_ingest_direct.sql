@@ -24,6 +24,7 @@ CREATE VIEW placed AS
          l.line_no, l.sku, l.location_id, l.qty, l.sold_sku, l.units_per_sold
     FROM channel_sync.orders o JOIN channel_sync.order_lines l USING (channel_id, order_id)
     JOIN channel_sync.events e ON e.channel_id = o.channel_id AND e.idempotency_key = 'k-' || o.order_id
+     AND e.first_event_id IS NULL
    ORDER BY 1, 5;
 
 -- one line, several lines (a bundle's components, demand summed), an oversold line
@@ -96,6 +97,13 @@ SELECT status, detail FROM channel_sync.ingest_batch('shop', jsonb_build_array(
   jsonb_build_object('idempotency_key', 'k-B1', 'event_type', 'order_placed', 'payload', '{"order_id": "B1", "lines": [{"sku": "TEE", "qty": 1}]}'::jsonb),
   jsonb_build_object('idempotency_key', 'k-B2', 'event_type', 'order_placed', 'payload', '{"order_id": "B2", "lines": [{"sku": "KIT", "qty": 1}]}'::jsonb),
   jsonb_build_object('idempotency_key', 'k-B3', 'event_type', 'order_placed', 'payload', '{"order_id": "O1", "lines": [{"sku": "TEE", "qty": 1}]}'::jsonb)));
+-- one batch delivering a key four times: applied once, two duplicates counted, one conflict
+SELECT status, left(detail, 40) AS detail FROM channel_sync.ingest_batch('shop', jsonb_build_array(
+  jsonb_build_object('idempotency_key', 'k-B4', 'event_type', 'order_placed', 'payload', '{"order_id": "B4", "lines": [{"sku": "CAP", "qty": 1}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B4', 'event_type', 'order_placed', 'payload', '{"order_id": "B4", "lines": [{"sku": "CAP", "qty": 1}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B4', 'event_type', 'order_placed', 'payload', '{"order_id": "B4", "lines": [{"sku": "CAP", "qty": 2}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B4', 'event_type', 'order_placed', 'payload', '{"order_id": "B4", "lines": [{"sku": "CAP", "qty": 1}]}'::jsonb)));
+SELECT status, duplicates, first_event_id IS NULL AS first FROM channel_sync.events WHERE idempotency_key = 'k-B4' ORDER BY event_id;
 SELECT * FROM placed WHERE order_id NOT LIKE 'O%';
 SELECT sku, location_id, on_hand, reserved FROM channel_sync.stock ORDER BY 1, 2;
 -- every order and line is consistent with a recomputation from the lines

@@ -182,7 +182,7 @@ struct event_columns {
   AttrNumber event_id, fingerprint, status, duplicates;
 };
 
-// Finds the first delivery of t on channel and bumps its counter when it is a duplicate.
+// Finds the first delivery of t on channel and bumps its counter by its duplicates.
 void count_one(cpg::row_updater* u, const event_columns& c, Datum channel, taken_key* t) {
   Datum keys[2] = {channel, CStringGetTextDatum(t->key)};
   for (;;) {
@@ -191,11 +191,14 @@ void count_one(cpg::row_updater* u, const event_columns& c, Datum channel, taken
     Datum* v = u->found->tts_values;
     t->event_id = DatumGetInt64(v[c.event_id - 1]);
     t->status = TextDatumGetCString(v[c.status - 1]);
-    const pg_uuid_t* fp = DatumGetUUIDP(v[c.fingerprint - 1]);
-    t->same = memcmp(fp->data, t->fingerprint->data, UUID_LEN) == 0;
-    if (!t->same) return;
+    memcpy(t->fingerprint.data, DatumGetUUIDP(v[c.fingerprint - 1])->data, UUID_LEN);
+    int same = 0;
+    for (int k = 0; k < t->n; ++k)
+      same += memcmp(t->fingerprints[k]->data, t->fingerprint.data, UUID_LEN) == 0 ? 1 : 0;
+    if (same == 0) return;
     cpg::row_updater_begin_next(u);
-    u->next->tts_values[c.duplicates - 1] = Int32GetDatum(DatumGetInt32(v[c.duplicates - 1]) + 1);
+    u->next->tts_values[c.duplicates - 1] =
+        Int32GetDatum(DatumGetInt32(v[c.duplicates - 1]) + same);
     if (cpg::row_updater_update(u) != cpg::update_result::changed_concurrently) return;
   }
 }

@@ -33,20 +33,23 @@ struct event_row {
 // policy: the caller then writes with SQL.
 bool write_events(const char* channel, const event_row* events, int n, int64* ids);
 
-// A delivery whose key is taken, and what its first delivery is.
+// A key taken by an earlier event, delivered again (n times, with these fingerprints), and
+// what its first delivery is.
 struct taken_key {
   const char* key;
-  const pg_uuid_t* fingerprint;
-  bool found;      // out: the key's first delivery exists
-  bool same;       // out: ... with this fingerprint (a duplicate: its counter was bumped)
-  int64 event_id;  // out: the first delivery's event id
-  char* status;    // out: its status (palloc'd)
+  const pg_uuid_t* const* fingerprints;
+  int n;
+  bool found;             // out: the key's first delivery exists
+  int64 event_id;         // out: its event id
+  char* status;           // out: its status (palloc'd)
+  pg_uuid_t fingerprint;  // out: its fingerprint; a delivery with the same one is a duplicate
 };
 
-// Finds the first delivery of each taken key of channel and, where the fingerprint is the
-// same, bumps its duplicates counter in place (row_updater: triggers, constraints, a
-// concurrent bump waited for and redone). Returns false, having written nothing, when events
-// is under row-level security for the current user: the caller then uses SQL.
+// Finds the first delivery of each taken key of channel (distinct keys) and bumps its
+// duplicates counter by the number of deliveries with its fingerprint, in place (row_updater:
+// triggers, constraints, a concurrent bump waited for and redone). Returns false, having
+// written nothing, when events is under row-level security for the current user: the caller
+// then uses SQL.
 bool count_duplicates(const char* channel, taken_key* keys, int n);
 
 struct order_row {

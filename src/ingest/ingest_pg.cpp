@@ -1054,7 +1054,7 @@ prepared prepare(const delivery& d) {
 // The key is taken: a duplicate if the content matches (the owner's counter is bumped),
 // else a conflict (recorded, pointing at the owner).
 // What the first deliveries of taken keys are, each duplicate counted, without SQL
-// (direct_writes_pg.hpp); false when that does not apply (use SQL).
+// (direct_writes_pg.hpp); false when that does not apply (use SQL). out[i] for ps[i].
 struct seen_key {
   bool found = false, same = false;
   int64_t event_id = 0;
@@ -1062,20 +1062,36 @@ struct seen_key {
 };
 bool see_taken_keys(const call_context& cx, const std::vector<const prepared*>& ps,
                     std::vector<seen_key>& out) {
+  std::map<std::string, std::vector<size_t>> by_key;  // a key's deliveries count once each
+  for (size_t i = 0; i < ps.size(); ++i) by_key[ps[i]->key].push_back(i);
   std::vector<pg_uuid_t> fps(ps.size() + 1);
-  std::vector<cs::ingest::pg::taken_key> keys(ps.size() + 1);
-  for (size_t i = 0; i < ps.size(); ++i) {
-    std::copy(ps[i]->fp.begin(), ps[i]->fp.end(), fps[i].data);
-    keys[i] = cs::ingest::pg::taken_key{ps[i]->key.c_str(), &fps[i], false, false, 0, nullptr};
+  std::vector<const pg_uuid_t*> fp_ptrs;
+  for (size_t i = 0; i < ps.size(); ++i) std::copy(ps[i]->fp.begin(), ps[i]->fp.end(), fps[i].data);
+  std::vector<cs::ingest::pg::taken_key> keys;
+  for (const auto& [key, deliveries] : by_key)
+    for (size_t i : deliveries) fp_ptrs.push_back(&fps[i]);
+  size_t next = 0;
+  for (const auto& [key, deliveries] : by_key) {
+    cs::ingest::pg::taken_key t{};
+    t.key = key.c_str();
+    t.fingerprints = fp_ptrs.data() + next;
+    t.n = static_cast<int>(deliveries.size());
+    next += deliveries.size();
+    keys.push_back(t);
   }
   const char* channel = cx.channel.c_str();
   cs::ingest::pg::taken_key* kp = keys.data();
-  int n = static_cast<int>(ps.size());
+  int n = static_cast<int>(keys.size());
   if (!guard([&] { return cs::ingest::pg::count_duplicates(channel, kp, n); })) return false;
-  out.clear();
-  for (int i = 0; i < n; ++i)
-    out.push_back(
-        {kp[i].found, kp[i].same, kp[i].event_id, kp[i].status != nullptr ? kp[i].status : ""});
+  out.assign(ps.size(), seen_key{});
+  size_t k = 0;
+  for (const auto& [key, deliveries] : by_key) {
+    const cs::ingest::pg::taken_key& t = kp[k++];
+    for (size_t i : deliveries) {
+      bool same = std::equal(ps[i]->fp.begin(), ps[i]->fp.end(), t.fingerprint.data);
+      out[i] = seen_key{t.found, t.found && same, t.event_id, t.status != nullptr ? t.status : ""};
+    }
+  }
   return true;
 }
 
