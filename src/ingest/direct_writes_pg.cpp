@@ -149,7 +149,7 @@ void insert_event(cpg::row_inserter* u, Oid identity, Datum channel, Datum recei
   cpg::row_inserter_set(u, 9, e.detail != nullptr ? CStringGetTextDatum(e.detail) : Datum(0),
                         e.detail == nullptr);
   cpg::row_inserter_set(u, 10, Datum(0), true);
-  cpg::row_inserter_set(u, 11, Int32GetDatum(0));
+  cpg::row_inserter_set(u, 11, Int32GetDatum(e.duplicates));
   *id = cpg::row_inserter_insert(u, !event_checks_hold(e)) ? next : 0;
 }
 

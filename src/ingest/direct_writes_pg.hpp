@@ -25,6 +25,7 @@ struct event_row {
   const pg_uuid_t* fingerprint;
   const char* status;
   const char* detail;  // nullptr: NULL
+  int32 duplicates;    // deliveries of it already counted (later ones in the same batch)
 };
 
 // Inserts first deliveries of events of channel, in order (ON CONFLICT on

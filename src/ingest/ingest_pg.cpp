@@ -1127,8 +1127,9 @@ outcome key_taken(call_context& cx, const prepared& p, const seen_key* seen = nu
 // Inserts the first deliveries of events (ON CONFLICT DO NOTHING on their key), in order,
 // without SQL: each one's new event id, 0 where the key is taken; nullopt when the events
 // table carries a user's trigger, column or policy (nothing was written: use SQL).
-std::optional<std::vector<int64_t>> claim_keys_direct(const call_context& cx,
-                                                      const std::vector<const prepared*>& events) {
+std::optional<std::vector<int64_t>> claim_keys_direct(
+    const call_context& cx, const std::vector<const prepared*>& events,
+    const std::vector<int32_t>* duplicates = nullptr) {
   std::vector<cs::ingest::pg::event_row> rows;
   std::vector<pg_uuid_t> fps(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -1136,7 +1137,8 @@ std::optional<std::vector<int64_t>> claim_keys_direct(const call_context& cx,
     std::copy(p.fp.begin(), p.fp.end(), fps[i].data);
     rows.push_back({p.key.c_str(), p.type.c_str(), p.payload, p.at, &fps[i],
                     p.reason.empty() ? "applied" : "rejected",
-                    p.reason.empty() ? nullptr : p.reason.c_str()});
+                    p.reason.empty() ? nullptr : p.reason.c_str(),
+                    duplicates != nullptr ? (*duplicates)[i] : 0});
   }
   std::vector<int64_t> ids(rows.size() + 1, 0);
   const char* channel = cx.channel.c_str();
@@ -1200,13 +1202,48 @@ cs::user_error order_placed_concurrently() {
                         "Retry the batch; already applied events will be duplicates.");
 }
 
-// Claims the keys of the run all[from, to): each event's new id, 0 where the key is taken
-// (by an earlier event, or an earlier delivery in the run).
-std::vector<int64_t> claim_run_keys(const call_context& cx, const std::vector<prepared>& all,
-                                    size_t from, size_t to) {
-  std::vector<const prepared*> run_events;
-  for (size_t i = from; i < to; ++i) run_events.push_back(&all[i]);
-  if (std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, run_events)) return *ids;
+// The keys of a run, claimed: ids[i - from] the event's new id, 0 where the key is taken (by
+// an earlier event, or an earlier delivery in the run); same_as[i - from] >= 0 where the
+// delivery repeats that one of the run, which was inserted with it counted as a duplicate.
+struct run_claim {
+  std::vector<int64_t> ids;
+  std::vector<long> same_as;
+};
+
+// Without SQL: a key's first delivery in the run is inserted with its repeats (same
+// fingerprint) already counted, so the row is not updated once per repeat.
+std::optional<run_claim> claim_run_keys_direct(const call_context& cx,
+                                               const std::vector<prepared>& all, size_t from,
+                                               size_t to) {
+  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
+  std::map<std::string, std::pair<size_t, size_t>> first;  // key -> (index, row to insert)
+  std::vector<const prepared*> rows;
+  std::vector<size_t> row_of;
+  std::vector<int32_t> repeats;
+  for (size_t i = from; i < to; ++i) {
+    auto [it, fresh] = first.emplace(all[i].key, std::make_pair(i, rows.size()));
+    if (fresh) {
+      rows.push_back(&all[i]);
+      row_of.push_back(i);
+      repeats.push_back(0);
+    } else if (all[i].fp == all[it->second.first].fp) {
+      c.same_as[i - from] = static_cast<long>(it->second.first);
+      ++repeats[it->second.second];
+    }
+  }
+  std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, rows, &repeats);
+  if (!ids) return std::nullopt;
+  for (size_t r = 0; r < rows.size(); ++r) c.ids[row_of[r] - from] = (*ids)[r];
+  for (size_t i = from; i < to; ++i)  // the key was taken before the run: not counted yet
+    if (c.same_as[i - from] >= 0 && c.ids[c.same_as[i - from] - from] == 0)
+      c.same_as[i - from] = -1;
+  return c;
+}
+
+// Claims the keys of the run all[from, to) (see run_claim).
+run_claim claim_run_keys(const call_context& cx, const std::vector<prepared>& all, size_t from,
+                         size_t to) {
+  if (std::optional<run_claim> c = claim_run_keys_direct(cx, all, from, to)) return *c;
   std::vector<std::string> keys;
   std::vector<Datum> payloads, ats, fps;
   for (size_t i = from; i < to; ++i) {
@@ -1224,21 +1261,22 @@ std::vector<int64_t> claim_run_keys(const call_context& cx, const std::vector<pr
                              .datum(datum_array(fps, {}, UUIDOID, 16, false, TYPALIGN_CHAR)));
   std::map<std::string, int64_t> claimed;
   for (uint64 r = 0; r < ins.count; ++r) claimed[ins.text(r, 1)] = ins.int8(r, 2);
-  std::vector<int64_t> ids(to - from, 0);
+  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
   for (size_t i = from; i < to; ++i) {
     auto it = claimed.find(all[i].key);
     if (it != claimed.end() && it->second != 0) {
-      ids[i - from] = it->second;
+      c.ids[i - from] = it->second;
       it->second = 0;  // later deliveries of the key in this run are duplicates
     }
   }
-  return ids;
+  return c;
 }
 
 void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
                       std::vector<outcome>& results) {
   // 1. claim the keys, first occurrence first
-  std::vector<int64_t> ids = claim_run_keys(cx, all, from, to);
+  run_claim claim = claim_run_keys(cx, all, from, to);
+  const std::vector<int64_t>& ids = claim.ids;
 
   // 2. read what the run depends on
   std::vector<std::string> sku_ids, ext_ids, order_ids;
@@ -1483,14 +1521,19 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   // 5. deliveries whose key was taken: duplicates or conflicts, in order
   std::vector<const prepared*> taken;
   for (size_t i = from; i < to; ++i)
-    if (ids[i - from] == 0) taken.push_back(&all[i]);
+    if (ids[i - from] == 0 && claim.same_as[i - from] < 0) taken.push_back(&all[i]);
   std::vector<seen_key> seen;
   bool looked_up = !taken.empty() && see_taken_keys(cx, taken, seen);
-  for (size_t i = from, t = 0; i < to; ++i)
-    if (ids[i - from] == 0) {
-      results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
-      ++t;
+  for (size_t i = from, t = 0; i < to; ++i) {
+    if (ids[i - from] != 0) continue;
+    if (long first = claim.same_as[i - from]; first >= 0) {  // counted when it was inserted
+      const outcome& o = results[first];
+      results[i] = outcome{o.event_id, "duplicate", "first delivery was " + o.status};
+      continue;
     }
+    results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
+    ++t;
+  }
 }
 
 void connect() {
