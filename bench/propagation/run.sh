@@ -6,8 +6,9 @@
 #   limit:     the same UPDATE on a table with no trigger;
 #   reference: a hand-written PL/pgSQL row trigger + outbox + pg_notify per row
 #              (bench/reference/propagation_plpgsql.sql).
-# pgbench at 1 and 8 clients, fsync and synchronous_commit on; then a burst of 100,000 row
-# updates over 1,000 SKUs (pending messages left), and commit-to-listener latency.
+# pgbench at 1 and 8 clients, fsync and synchronous_commit on; the 8-client UPDATE again with
+# one connector claiming and acking meanwhile; then a burst of 100,000 row updates over 1,000
+# SKUs (pending messages left), and commit-to-listener latency.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, single-row
 # stock UPDATEs of random SKUs (1 per transaction, and 20 per transaction so the per-update work
 # is not hidden behind the commit's fsync), channel_sync vs the limit (the same UPDATE on a
@@ -181,6 +182,32 @@ rr=$(ratio "${tps[channel_sync,8]}" "${tps[reference,8]}")
 printf 'channel_sync / limit at 1 client\t%s\t>= 0.70\t%s\n' "$r1" "$(holds "$r1" 0.70)" >>"$targets"
 printf 'channel_sync / limit at 8 clients\t%s\t>= 0.60\t%s\n' "$r8" "$(holds "$r8" 0.60)" >>"$targets"
 printf 'channel_sync / reference at 8 clients\t%s\t>= 2.00\t%s\n' "$rr" "$(holds "$rr" 2.00)" >>"$targets"
+
+# ---- with a connector at work: one session claims 100 messages of a random channel and acks
+# them, in a loop, while 8 clients update stock. A change to a message claimed meanwhile wakes
+# the channel's listeners: a NOTIFY, and PostgreSQL serializes the commits of notifying
+# transactions (what the batched notifier of issue 4 would remove)
+cat >"$work/connector.sql" <<'SQL'
+\set c random(1, 5)
+SELECT pg_catalog.quote_literal(coalesce(pg_catalog.array_agg(message_id), '{}')::text) AS ids FROM channel_sync.claim((ARRAY['shop','amazon','walmart','etsy','ebay'])[:c], 100, '30 s') \gset
+SELECT pg_catalog.count(channel_sync.ack(x)) FROM pg_catalog.unnest(:ids::bigint[]) AS x;
+SQL
+with_connector=""
+for r in $(seq 1 3); do
+  psql_q -c 'CHECKPOINT' >/dev/null
+  pgbench -n -c 1 -j 1 -T "$((secs + 1))" -f "$work/connector.sql" >"$work/connector.out" 2>&1 &
+  connector=$!
+  sleep 0.5
+  t=$(pgbench -n -c 8 -j 2 -T "$secs" -f "$work/channel_sync.sql" 2>&1 |
+      sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
+  wait "$connector" || true
+  with_connector="$with_connector ${t:-0}"
+done
+read -r med mn mx <<<"$(stats "$with_connector")"
+printf 'stock_update_with_connector\tchannel_sync\t8\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t3\n' "$skus" "$med" "$mn" "$mx" >>"$tsv"
+rc=$(ratio "$med" "${tps[channel_sync,8]}")
+printf 'with a connector claiming and acking / without, 8 clients (reported)\t%s\t(reported)\tyes\n' "$rc" >>"$targets"
+echo "  8 clients with a connector claiming and acking: median ${med} tps (runs:$with_connector), ${rc} of the figure without"
 
 # ---- burst: 100,000 row updates over 1,000 SKUs (100 transactions of 1,000 random rows)
 psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null
