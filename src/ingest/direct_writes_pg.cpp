@@ -10,6 +10,7 @@ extern "C" {
 #include "catalog/dependency.h"
 #include "commands/sequence.h"
 #include "mb/pg_wchar.h"
+#include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "executor/tuptable.h"
 }
@@ -44,9 +45,16 @@ constexpr const char* kLineChecks[] = {"order_line_qty_positive", "qty_shipped_r
                                        "qty_cancelled_range",     "qty_returned_range",
                                        "units_per_sold_positive", "line_not_overdrawn"};
 // channel_sync's definitions: columns, foreign keys, CHECK constraints
-const cpg::own_definition kEvents{kEventColumns, 12, kEventKeys, 1, kEventChecks, 2};
-const cpg::own_definition kOrders{kOrderColumns, 7, kOrderKeys, 2, kOrderChecks, 2};
-const cpg::own_definition kLines{kLineColumns, 11, kLineKeys, 3, kLineChecks, 6};
+template <typename T, size_t N>
+constexpr int count(const T (&)[N]) {
+  return static_cast<int>(N);
+}
+const cpg::own_definition kEvents{kEventColumns,     count(kEventColumns), kEventKeys,
+                                  count(kEventKeys), kEventChecks,         count(kEventChecks)};
+const cpg::own_definition kOrders{kOrderColumns,     count(kOrderColumns), kOrderKeys,
+                                  count(kOrderKeys), kOrderChecks,         count(kOrderChecks)};
+const cpg::own_definition kLines{kLineColumns,     count(kLineColumns), kLineKeys,
+                                 count(kLineKeys), kLineChecks,         count(kLineChecks)};
 
 // Locks the row of channel_sync.<table> whose one-column key is key FOR KEY SHARE, as the
 // foreign-key check of `constraint` on `from` would; its error when there is none.
@@ -155,15 +163,27 @@ void insert_event(cpg::row_inserter* u, Oid identity, Datum channel, Datum recei
 
 }  // namespace
 
+// The sequence of events.event_id, remembered for the backend (a pg_depend scan otherwise,
+// every call); InvalidOid when the column is no longer an identity (the SQL path fills it).
+static Oid event_id_sequence(Relation rel) {
+  static Oid known_rel = InvalidOid, known_seq = InvalidOid;
+  AttrNumber att = cpg::column_number(rel, "event_id");
+  if (TupleDescAttr(RelationGetDescr(rel), att - 1)->attidentity == '\0') return InvalidOid;
+  if (known_rel != RelationGetRelid(rel) || get_rel_relkind(known_seq) != RELKIND_SEQUENCE) {
+    known_seq = getIdentitySequence(RelationGetRelid(rel), att, false);
+    known_rel = RelationGetRelid(rel);
+  }
+  return known_seq;
+}
+
 bool write_events(const char* channel, const event_row* events, int n, int64* ids) {
   Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
   Relation key = cpg::open_cs_relation("events_first_delivery_key", AccessShareLock);
   cpg::row_inserter u;
-  bool open = rel != nullptr && key != nullptr &&
+  Oid identity = rel != nullptr ? event_id_sequence(rel) : InvalidOid;
+  bool open = key != nullptr && OidIsValid(identity) &&
               cpg::row_inserter_open(&u, rel, RelationGetRelid(key), kEvents);
   if (open) {
-    Oid identity =
-        getIdentitySequence(RelationGetRelid(rel), cpg::column_number(rel, "event_id"), false);
     lock_referenced("channels", "channels_pkey", "channel_id", channel, "events",
                     "events_channel_id_fkey");
     Datum ch = CStringGetTextDatum(channel);
@@ -215,7 +235,7 @@ bool count_duplicates(const char* channel, taken_key* keys, int n) {
                     cpg::column_number(rel, "status"), cpg::column_number(rel, "duplicates")};
     CommandCounterIncrement();  // first deliveries this call inserted are the owners too
     cpg::row_updater u;
-    cpg::row_updater_open(&u, rel, RelationGetRelid(key), kEventChecks, 2);
+    cpg::row_updater_open(&u, rel, RelationGetRelid(key), kEventChecks, count(kEventChecks));
     Datum ch = CStringGetTextDatum(channel);
     for (int k = 0; k < n; ++k) count_one(&u, c, ch, &keys[k]);
     cpg::row_updater_close(&u);
