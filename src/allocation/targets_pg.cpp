@@ -42,6 +42,7 @@ extern "C" {
 #include "allocation/allocator.hpp"
 #include "allocation/string_index.hpp"
 #include "allocation/targets_pg.hpp"
+#include "propagation/notifier_pg.hpp"
 #include "propagation/outbox_sql.hpp"
 
 namespace cs::allocation {
@@ -1192,7 +1193,7 @@ void notify_channels(SPITupleTable* table) {
   deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls,
                     &count);
   for (int k = 0; k < count; ++k)
-    if (!nulls[k]) Async_Notify("channel_sync", text_to_cstring(DatumGetTextPP(elems[k])));
+    if (!nulls[k]) cs::propagation::wake_listeners(text_to_cstring(DatumGetTextPP(elems[k])));
 }
 
 // int4[], int8[] and numeric[] (from payloads) Datums (palloc'd in the current context).
@@ -1472,7 +1473,7 @@ void listing_writer::flush_direct() {
   }
   for (const std::string& ch : wake) {
     const char* payload = ch.c_str();
-    pg::guard([&] { Async_Notify("channel_sync", payload); });
+    pg::guard([&] { cs::propagation::wake_listeners(payload); });
   }
   if (!queue_channels.empty()) {
     Datum args[5] = {text_array(queue_channels), text_array(queue_skus), int4_array(queue_qty),

@@ -2,6 +2,7 @@
 // used by the regression suite to prove errors cross the C/C++ boundary intact.
 #include "common/boundary.hpp"
 #include "allocation/targets_pg.hpp"
+#include "propagation/notifier_pg.hpp"
 
 #include <memory>
 #include <vector>
@@ -14,6 +15,7 @@ void _PG_init(void);
 
 void _PG_init(void) {
   cs::allocation::init_allocation();
+  cs::propagation::init_notifier();
   MarkGUCPrefixReserved("channel_sync");
 }
 

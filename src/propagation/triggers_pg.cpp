@@ -40,6 +40,7 @@ extern "C" {
 #include <vector>
 
 #include "allocation/targets_pg.hpp"
+#include "propagation/notifier_pg.hpp"
 #include "propagation/outbox_sql.hpp"
 
 namespace {
@@ -373,7 +374,7 @@ CS_FUNCTION(_enqueue_listing_changes) {
   std::set<std::string> distinct(channels.values.begin(), channels.values.end());
   for (const std::string& channel : distinct) {
     const char* payload = channel.c_str();
-    cs::pg::guard([&] { Async_Notify("channel_sync", payload); });
+    cs::pg::guard([&] { cs::propagation::wake_listeners(payload); });
   }
   return done;
 }

@@ -1,0 +1,399 @@
+// The batched notifier. PostgreSQL takes one cluster-wide lock in the commit of every
+// transaction that ran NOTIFY and holds it through the commit's WAL flush, so notifying
+// transactions commit one at a time. With channel_sync.notify_mode = batched a changing
+// transaction only notes which channels got new outbox work; after it committed (its rows are
+// visible) the note joins its database's set in shared memory and a background worker of
+// that database sends NOTIFY channel_sync, '<channel>' for the set, at most once per
+// channel_sync.notify_interval, in a transaction of its own.
+//
+// Lifecycle: the first marking transaction of a database with no worker registers one (a
+// dynamic background worker connected to that database); the worker leaves after
+// kIdleExitMs without work, so an idle database can be dropped. A transaction that cannot
+// get a slot or a worker notifies in the transaction, as in transaction mode. Batched mode
+// needs channel_sync in shared_preload_libraries; without it every NOTIFY is transactional.
+//
+// Everything here is a plain C frame (it may ereport; no object with a destructor lives in
+// it): the commit callback and the worker run outside any CS_FUNCTION.
+#include "propagation/notifier_pg.hpp"
+
+#include "common/pg_headers.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+PGDLLEXPORT void channel_sync_notifier_main(Datum main_arg);
+}
+
+#include <cstring>
+
+#include "propagation/notify_batch.hpp"
+
+namespace {
+
+using cs::propagation::pending_channels;
+
+constexpr char kNotifyChannel[] = "channel_sync";
+constexpr char kTranche[] = "channel_sync_notifier";
+constexpr int kDatabasesMax = 16;
+constexpr int kIdleExitMs = 2000;     // below DROP DATABASE's 5 s wait for other sessions
+constexpr int kRelaunchAfterMs = 5000;  // a registered worker that never started
+
+enum notify_mode_value { kTransaction, kBatched };
+const config_enum_entry kNotifyModes[] = {
+    {"transaction", kTransaction, false}, {"batched", kBatched, false}, {nullptr, 0, false}};
+int notify_mode = kTransaction;
+int notify_interval_ms = 10;
+
+// One database's notifier state, in shared memory, under notifier_shared::lock.
+struct database_slot {
+  Oid database;            // InvalidOid: free
+  int transactions;        // open transactions of this database that will mark at commit
+  bool worker_running;     // a worker serves the slot (set by the worker itself)
+  Latch* worker_latch;     // its latch, while running
+  TimestampTz launched_at;  // when a worker was last registered and has not started; 0: none
+  pending_channels pending;  // committed, not yet notified
+};
+
+struct notifier_shared {
+  LWLock* lock;
+  database_slot slots[kDatabasesMax];
+};
+
+notifier_shared* shared = nullptr;  // null unless loaded by shared_preload_libraries
+shmem_request_hook_type prev_shmem_request_hook = nullptr;
+shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+
+// What the current transaction will add to its database's set when it commits.
+struct transaction_marks {
+  bool joined;     // counted in its slot's transactions
+  bool fallback;   // no slot or no worker: NOTIFY in the transaction
+  int slot;
+  pending_channels channels;
+};
+transaction_marks tx = {false, false, -1, {0, false, {}}};
+
+void reset_transaction_marks() {
+  tx.joined = false;
+  tx.fallback = false;
+  tx.slot = -1;
+  cs::propagation::clear(tx.channels);
+}
+
+// ---- shared memory
+
+void request_shared_memory() {
+  if (prev_shmem_request_hook != nullptr) prev_shmem_request_hook();
+  RequestAddinShmemSpace(sizeof(notifier_shared));
+  RequestNamedLWLockTranche(kTranche, 1);
+}
+
+void attach_shared_memory() {
+  if (prev_shmem_startup_hook != nullptr) prev_shmem_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found = false;
+  auto* s = static_cast<notifier_shared*>(
+      ShmemInitStruct("channel_sync notifier", sizeof(notifier_shared), &found));
+  if (!found) {
+    std::memset(s, 0, sizeof(*s));
+    s->lock = &GetNamedLWLockTranche(kTranche)->lock;
+    for (database_slot& slot : s->slots) cs::propagation::clear(slot.pending);
+  }
+  LWLockRelease(AddinShmemInitLock);
+  shared = s;
+}
+
+// Index of the database's slot, or -1. Caller holds the lock.
+int find_slot(Oid database) {
+  for (int k = 0; k < kDatabasesMax; ++k)
+    if (shared->slots[k].database == database) return k;
+  return -1;
+}
+
+int find_or_take_slot(Oid database) {
+  int k = find_slot(database);
+  if (k >= 0) return k;
+  k = find_slot(InvalidOid);
+  if (k < 0) return -1;
+  database_slot& slot = shared->slots[k];
+  std::memset(&slot, 0, sizeof(slot));
+  slot.database = database;
+  cs::propagation::clear(slot.pending);
+  return k;
+}
+
+// ---- backends: marking at commit
+
+bool register_worker(Oid database) {
+  BackgroundWorker w;
+  std::memset(&w, 0, sizeof(w));
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "channel_sync");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "channel_sync_notifier_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "channel_sync notifier for database %u", database);
+  snprintf(w.bgw_type, BGW_MAXLEN, "channel_sync notifier");
+  w.bgw_main_arg = ObjectIdGetDatum(database);
+  return RegisterDynamicBackgroundWorker(&w, nullptr);
+}
+
+// Counts the transaction in its database's slot and makes sure a worker serves it. False:
+// notify in the transaction instead.
+bool join_database_slot() {
+  TimestampTz now = GetCurrentTimestamp();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  int k = find_or_take_slot(MyDatabaseId);
+  bool launch = false;
+  if (k >= 0) {
+    database_slot& slot = shared->slots[k];
+    ++slot.transactions;
+    launch = !slot.worker_running &&
+             (slot.launched_at == 0 ||
+              TimestampDifferenceExceeds(slot.launched_at, now, kRelaunchAfterMs));
+    if (launch) slot.launched_at = now;
+  }
+  LWLockRelease(shared->lock);
+  if (k < 0) return false;
+  tx.slot = k;
+  tx.joined = true;
+  if (launch && !register_worker(MyDatabaseId)) {
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    --shared->slots[k].transactions;
+    shared->slots[k].launched_at = 0;
+    LWLockRelease(shared->lock);
+    tx.joined = false;
+    ereport(LOG, (errmsg("channel_sync: could not register the notifier worker; this "
+                         "transaction notifies listeners itself"),
+                  errhint("Raise max_worker_processes.")));
+    return false;
+  }
+  return true;
+}
+
+// Commit: the transaction's channels join the database's set and the worker wakes. Abort:
+// only the count is undone. Runs after the commit is visible; must not fail.
+void publish_or_drop_marks(bool committed) {
+  Latch* latch = nullptr;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  database_slot& slot = shared->slots[tx.slot];
+  --slot.transactions;
+  if (committed && !cs::propagation::is_empty(tx.channels)) {
+    cs::propagation::merge(slot.pending, tx.channels);
+    if (slot.worker_running) latch = slot.worker_latch;
+  }
+  LWLockRelease(shared->lock);
+  if (latch != nullptr) SetLatch(latch);
+}
+
+void on_transaction_end(XactEvent event, void*) {
+  switch (event) {
+    case XACT_EVENT_PRE_PREPARE:
+      if (tx.joined && !cs::propagation::is_empty(tx.channels))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot PREPARE a transaction that has new work for channel_sync "
+                               "connectors"),
+                        errdetail("Its listeners would have to be woken when COMMIT PREPARED "
+                                  "runs; PostgreSQL refuses to PREPARE a transaction that ran "
+                                  "NOTIFY for the same reason.")));
+      return;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PREPARE:
+      if (tx.joined) publish_or_drop_marks(event == XACT_EVENT_COMMIT);
+      reset_transaction_marks();
+      return;
+    default:
+      return;
+  }
+}
+
+// ---- the worker
+
+int worker_slot = -1;
+pending_channels worker_batch;  // taken from the slot, not yet notified
+
+// Before the worker leaves (idle, SIGTERM or an error): the slot is no longer served and an
+// unsent batch goes back into it for the next worker.
+void detach_worker(int, Datum) {
+  if (worker_slot < 0) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  database_slot& slot = shared->slots[worker_slot];
+  if (slot.database == MyDatabaseId && slot.worker_latch == MyLatch) {
+    slot.worker_running = false;
+    slot.worker_latch = nullptr;
+    cs::propagation::merge(slot.pending, worker_batch);
+  }
+  LWLockRelease(shared->lock);
+  worker_slot = -1;
+}
+
+bool attach_worker(Oid database) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  int k = find_slot(database);
+  bool ok = k >= 0 && !shared->slots[k].worker_running;
+  if (ok) {
+    database_slot& slot = shared->slots[k];
+    slot.worker_running = true;
+    slot.worker_latch = MyLatch;
+    slot.launched_at = 0;
+    worker_slot = k;
+  }
+  LWLockRelease(shared->lock);
+  return ok;
+}
+
+// Moves the slot's pending channels into worker_batch.
+void take_pending() {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  database_slot& slot = shared->slots[worker_slot];
+  cs::propagation::merge(worker_batch, slot.pending);
+  cs::propagation::clear(slot.pending);
+  LWLockRelease(shared->lock);
+}
+
+// Leaves the slot when nothing is pending and no transaction will mark it.
+bool leave_if_idle() {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  database_slot& slot = shared->slots[worker_slot];
+  bool idle = slot.transactions == 0 && cs::propagation::is_empty(slot.pending);
+  if (idle) {
+    slot.worker_running = false;
+    slot.worker_latch = nullptr;
+    if (slot.launched_at == 0) slot.database = InvalidOid;
+    worker_slot = -1;
+  }
+  LWLockRelease(shared->lock);
+  return idle;
+}
+
+// NOTIFY every channel of the database (the set overflowed).
+void notify_every_channel() {
+  SPI_connect();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  if (SPI_execute("SELECT channel_id FROM channel_sync.channels WHERE pg_catalog.to_regclass("
+                  "'channel_sync.channels') IS NOT NULL",
+                  true, 0) == SPI_OK_SELECT) {
+    for (uint64 k = 0; k < SPI_processed; ++k) {
+      char* channel_id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+      if (channel_id != nullptr) Async_Notify(kNotifyChannel, channel_id);
+    }
+  }
+  PopActiveSnapshot();
+  SPI_finish();
+}
+
+void notify_batch() {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  pgstat_report_activity(STATE_RUNNING, "NOTIFY channel_sync");
+  if (worker_batch.every_channel)
+    notify_every_channel();
+  else
+    for (int k = 0; k < worker_batch.count; ++k)
+      Async_Notify(kNotifyChannel, worker_batch.names[k]);
+  CommitTransactionCommand();
+  cs::propagation::clear(worker_batch);
+  pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+void wait_ms(int events, long ms) {
+  int rc = WaitLatch(MyLatch, events | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+  if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+  CHECK_FOR_INTERRUPTS();
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+  }
+}
+
+void serve_database() {
+  TimestampTz last_flush = 0;
+  TimestampTz last_work = GetCurrentTimestamp();
+  for (;;) {
+    take_pending();
+    TimestampTz now = GetCurrentTimestamp();
+    if (!cs::propagation::is_empty(worker_batch)) {
+      int64 delay = cs::propagation::flush_delay_us(now, last_flush, notify_interval_ms * 1000L);
+      if (delay > 0) {
+        wait_ms(0, static_cast<long>((delay + 999) / 1000));  // pace: the latch is left set
+        take_pending();
+      }
+      notify_batch();
+      last_flush = last_work = GetCurrentTimestamp();
+      continue;
+    }
+    if (TimestampDifferenceExceeds(last_work, now, kIdleExitMs)) {
+      if (leave_if_idle()) return;
+      last_work = now;
+    }
+    wait_ms(WL_LATCH_SET, kIdleExitMs);
+  }
+}
+
+}  // namespace
+
+void channel_sync_notifier_main(Datum main_arg) {
+  Oid database = DatumGetObjectId(main_arg);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+  pgstat_report_appname("channel_sync notifier");
+  cs::propagation::clear(worker_batch);
+  if (shared == nullptr || !attach_worker(database)) proc_exit(0);  // another one serves it
+  before_shmem_exit(detach_worker, 0);
+  serve_database();
+  proc_exit(0);
+}
+
+namespace cs::propagation {
+
+void init_notifier() {
+  DefineCustomEnumVariable(
+      "channel_sync.notify_mode", "How channel_sync wakes the connectors that LISTEN.",
+      "transaction: NOTIFY channel_sync in the changing transaction (PostgreSQL then commits "
+      "notifying transactions one at a time). batched: a background worker sends the NOTIFY "
+      "after the commit, at most once per channel per channel_sync.notify_interval; needs "
+      "channel_sync in shared_preload_libraries, else it behaves as transaction.",
+      &notify_mode, kTransaction, kNotifyModes, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "channel_sync.notify_interval",
+      "Batched notify mode: the shortest time between two NOTIFYs of a database's worker.",
+      "The first change after a quiet period is notified at once; later ones wait out the "
+      "interval and are notified together.",
+      &notify_interval_ms, 10, 1, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  RegisterXactCallback(on_transaction_end, nullptr);
+  if (!process_shared_preload_libraries_in_progress) return;
+  prev_shmem_request_hook = shmem_request_hook;
+  shmem_request_hook = request_shared_memory;
+  prev_shmem_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = attach_shared_memory;
+}
+
+void wake_listeners(const char* channel_id) {
+  bool batched = notify_mode == kBatched && shared != nullptr && !tx.fallback;
+  if (batched && !tx.joined && !join_database_slot()) {
+    tx.fallback = true;
+    batched = false;
+  }
+  if (batched)
+    add_channel(tx.channels, channel_id);
+  else
+    Async_Notify(kNotifyChannel, channel_id);
+}
+
+}  // namespace cs::propagation

@@ -1,0 +1,36 @@
+// What the batched notifier keeps between a commit and the NOTIFY that wakes the channel's
+// listeners: the set of channels with new outbox work, and when the next NOTIFY may go out.
+// Fixed size and plain data, because the set lives in shared memory (one per database) and
+// is filled in a commit callback, where nothing may allocate or fail. No PostgreSQL headers.
+#pragma once
+
+#include <cstdint>
+
+namespace cs::propagation {
+
+constexpr int kChannelIdMax = 64;  // NAMEDATALEN: channel ids match ^[a-z][a-z0-9_]{0,62}$
+constexpr int kPendingChannelsMax = 64;
+
+// Channels to wake. Past kPendingChannelsMax names (or on a name too long to keep) it stops
+// listing and wakes every channel instead: a spurious wakeup costs a connector one empty claim,
+// a lost one costs it a poll interval.
+struct pending_channels {
+  int count;
+  bool every_channel;
+  char names[kPendingChannelsMax][kChannelIdMax];
+};
+
+void clear(pending_channels& set);
+bool is_empty(const pending_channels& set);
+bool contains(const pending_channels& set, const char* channel_id);
+// Adds a channel unless it is there already.
+void add_channel(pending_channels& set, const char* channel_id);
+// Adds every channel of `from` to `into`.
+void merge(pending_channels& into, const pending_channels& from);
+
+// Microseconds to wait before the next NOTIFY: none after a quiet period (the first change
+// wakes listeners at once), else what is left of the interval since the last one. Times in
+// microseconds; last_flush_us 0 means never.
+int64_t flush_delay_us(int64_t now_us, int64_t last_flush_us, int64_t interval_us);
+
+}  // namespace cs::propagation

@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""Batched notifier (channel_sync.notify_mode = batched), on a cluster of its own that loads
+channel_sync through shared_preload_libraries, and the fallback on the main test cluster
+(no preload: batched behaves as transaction).
+
+Usage: notifier.py CLUSTER_DIR PORT MAIN_CLUSTER_DIR MAIN_PORT. Prints `ok <check>` /
+`not ok <check>` lines.
+"""
+import os
+import select
+import subprocess
+import sys
+import time
+
+import psycopg2
+import psycopg2.errors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLUSTER, PORT, MAIN_CLUSTER, MAIN_PORT = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+INTERVAL_MS = 50
+CHANNELS = ["shop", "amazon"]
+failures = 0
+
+
+def report(name, ok, detail=""):
+    global failures
+    print(("ok " if ok else "not ok ") + name + (" -- " + detail if detail else ""), flush=True)
+    failures += 0 if ok else 1
+
+
+def connect(db, host=CLUSTER, port=PORT):
+    c = psycopg2.connect(host=host, port=port, user="postgres", dbname=db, connect_timeout=5)
+    c.autocommit = True
+    return c
+
+
+def run(c, sql, args=None):
+    with c.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+
+
+def backend_pid(c):
+    return run(c, "SELECT pg_backend_pid()")[0][0]
+
+
+def create_catalog(db, host=CLUSTER, port=PORT, skus=40):
+    admin = connect("postgres", host, port)
+    run(admin, f"DROP DATABASE IF EXISTS {db}")
+    run(admin, f"CREATE DATABASE {db}")
+    admin.close()
+    c = connect(db, host, port)
+    run(c, "CREATE EXTENSION channel_sync")
+    run(c, "INSERT INTO channel_sync.channels (channel_id, kind) VALUES ('shop', 'storefront'), ('amazon', 'marketplace')")
+    run(c, "INSERT INTO channel_sync.locations (location_id) VALUES ('wh1')")
+    run(c, "INSERT INTO channel_sync.skus (sku, base_price) SELECT 'S' || i, 10 FROM generate_series(1, %s) i", (skus,))
+    run(c, "INSERT INTO channel_sync.stock (sku, location_id, on_hand) SELECT sku, 'wh1', 50 FROM channel_sync.skus")
+    deliver_everything(c)
+    return c
+
+
+def deliver_everything(c):
+    """A connector acks every message: the next change of any SKU writes a new message and
+    wakes the channel (a change to a message still pending coalesces and wakes no one)."""
+    run(c, "SELECT count(channel_sync.ack(m.message_id)) FROM channel_sync.channels ch, "
+           "LATERAL channel_sync.claim(ch.channel_id, 10000) m")
+
+
+class Listener:
+    def __init__(self, db, host=CLUSTER, port=PORT):
+        self.conn = connect(db, host, port)
+        run(self.conn, "LISTEN channel_sync")
+
+    def collect(self, seconds, until=None):
+        """Notifications received within `seconds` (stops early once until(list) is true)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while True:
+            self.conn.poll()
+            while self.conn.notifies:
+                n = self.conn.notifies.pop(0)
+                got.append((n.pid, n.payload))
+            if until is not None and until(got):
+                return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return got
+            select.select([self.conn], [], [], min(left, 0.05))
+
+    def drain(self):
+        self.collect(0.3)
+
+
+def every_channel(got):
+    return set(CHANNELS) <= {p for _, p in got}
+
+
+def notifier_pids(c, db=None):
+    rows = run(c, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'channel_sync notifier'"
+                  " AND (%s::text IS NULL OR datname = %s)", (db, db))
+    return [r[0] for r in rows]
+
+
+def change(c, sku):
+    run(c, "UPDATE channel_sync.stock SET on_hand = on_hand + 1 WHERE sku = %s", (sku,))
+
+
+def check_batched_wakes_from_worker(c, listener):
+    listener.drain()
+    me = backend_pid(c)
+    t0 = time.monotonic()
+    change(c, "S1")
+    got = listener.collect(3, every_channel)
+    elapsed_ms = (time.monotonic() - t0) * 1000
+    workers = notifier_pids(c, "nf")
+    senders = {pid for pid, _ in got}
+    report("batched: the listener of each changed channel is woken", every_channel(got), f"got {got}")
+    report("batched: the NOTIFY comes from the database's notifier worker, not the changing session",
+           len(workers) == 1 and senders == {workers[0]} and me not in senders,
+           f"senders {senders}, workers {workers}, session {me}")
+    report("batched: the first change after a quiet period is notified at once (< 1 s)",
+           elapsed_ms < 1000, f"{elapsed_ms:.0f} ms")
+
+
+def check_not_before_commit(c, listener):
+    listener.drain()
+    run(c, "BEGIN")
+    change(c, "S2")
+    early = listener.collect(4 * INTERVAL_MS / 1000 + 0.3)
+    run(c, "COMMIT")
+    late = listener.collect(3, every_channel)
+    report("batched: no wakeup before the change commits", early == [], f"early {early}")
+    report("batched: the wakeup follows the commit", every_channel(late), f"got {late}")
+
+
+def check_rollback(c, listener):
+    listener.drain()
+    run(c, "BEGIN")
+    change(c, "S3")
+    run(c, "ROLLBACK")
+    got = listener.collect(0.5)
+    report("batched: a rolled-back change wakes no one", got == [], f"got {got}")
+    deliver_everything(c)
+
+
+def burst(c, listener, first_sku, n):
+    listener.drain()
+    deliver_everything(c)
+    for i in range(first_sku, first_sku + n):
+        change(c, f"S{i}")  # each a new message: a wakeup per transaction in transaction mode
+    return [p for _, p in listener.collect(1.0) if p == "shop"]
+
+
+def check_burst_coalesces(c, listener):
+    n = 20
+    run(c, "SET channel_sync.notify_mode = transaction")
+    per_transaction = burst(c, listener, 10, n)
+    run(c, "RESET channel_sync.notify_mode")
+    batched = burst(c, listener, 10, n)
+    report(f"transaction mode: {n} commits with new work notify {n} times",
+           len(per_transaction) == n, f"{len(per_transaction)} notifications")
+    report(f"batched: {n} commits within a few intervals are notified in fewer NOTIFYs",
+           1 <= len(batched) < n // 2, f"{len(batched)} notifications")
+
+
+def check_transaction_mode(c, listener):
+    listener.drain()
+    deliver_everything(c)
+    run(c, "SET channel_sync.notify_mode = transaction")
+    change(c, "S4")
+    got = listener.collect(2, every_channel)
+    run(c, "RESET channel_sync.notify_mode")
+    me = backend_pid(c)
+    report("transaction mode (SET per session): the changing session notifies itself",
+           every_channel(got) and {pid for pid, _ in got} == {me}, f"got {got}, session {me}")
+
+
+def check_prepare_refused(c):
+    deliver_everything(c)
+    run(c, "BEGIN")
+    change(c, "S5")
+    try:
+        run(c, "PREPARE TRANSACTION 'cs_notifier_test'")
+        run(c, "COMMIT PREPARED 'cs_notifier_test'")
+        report("batched: PREPARE of a transaction with new connector work is refused", False, "prepared")
+    except psycopg2.Error as e:  # the failed PREPARE ended the transaction
+        report("batched: PREPARE of a transaction with new connector work is refused (0A000)",
+               e.pgcode == "0A000" and "PREPARE" in e.pgerror, f"{e.pgcode} {e.pgerror}")
+    on_hand = run(c, "SELECT on_hand FROM channel_sync.stock WHERE sku = 'S5'")[0][0]
+    report("batched: the refused PREPARE left no effect", on_hand == 50, f"on_hand {on_hand}")
+
+
+def check_second_database(c, listener):
+    other = create_catalog("nf2", skus=3)
+    other_listener = Listener("nf2")
+    listener.drain()
+    change(other, "S1")
+    got_other = other_listener.collect(3, every_channel)
+    got_here = listener.collect(0.3)
+    workers = notifier_pids(c, "nf2")
+    report("batched: a second database gets its own worker and its own wakeups",
+           every_channel(got_other) and len(workers) == 1 and {p for p, _ in got_other} == set(workers)
+           and got_here == [], f"nf2 got {got_other}, workers {workers}, nf got {got_here}")
+    other_listener.conn.close()
+    other.close()
+
+
+def check_idle_worker_leaves(c):
+    deadline = time.monotonic() + 8
+    while notifier_pids(c, "nf2") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = notifier_pids(c, "nf2") == []
+    report("batched: an idle database's worker leaves (within 8 s)", left)
+    admin = connect("postgres")
+    try:
+        run(admin, "DROP DATABASE nf2")
+        report("batched: the idle database can then be dropped", True)
+    except psycopg2.Error as e:
+        report("batched: the idle database can then be dropped", False, e.pgerror)
+    admin.close()
+
+
+def check_worker_killed(c, listener):
+    deliver_everything(c)
+    change(c, "S6")
+    listener.collect(3, every_channel)
+    workers = notifier_pids(c, "nf")
+    if workers:
+        run(c, "SELECT pg_terminate_backend(%s, 5000)", (workers[0],))
+    deliver_everything(c)
+    listener.drain()
+    change(c, "S7")
+    got = listener.collect(3, every_channel)
+    now = notifier_pids(c, "nf")
+    report("batched: after the worker is terminated the next change starts a new one and wakes",
+           len(workers) == 1 and every_channel(got) and len(now) == 1 and now != workers,
+           f"before {workers}, after {now}, got {got}")
+
+
+def check_every_channel_on_overflow(c, listener):
+    many = [f"mk{i:02d}" for i in range(70)]  # more than the 64 names a set keeps
+    run(c, "INSERT INTO channel_sync.channels (channel_id, kind) SELECT unnest(%s::text[]), 'marketplace'", (many,))
+    deliver_everything(c)
+    listener.drain()
+    change(c, "S8")
+    want = set(many) | set(CHANNELS)
+    got = listener.collect(5, lambda g: want <= {p for _, p in g})
+    missing = want - {p for _, p in got}
+    report("batched: more than 64 channels in one transaction wake every channel",
+           not missing, f"missing {sorted(missing)[:5]}")
+    run(c, "DELETE FROM channel_sync.channels WHERE channel_id = ANY(%s)", (many,))
+
+
+def check_fallback_without_preload():
+    c = create_catalog("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT, skus=2)
+    listener = Listener("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT)
+    run(c, "SET channel_sync.notify_mode = batched")
+    change(c, "S1")
+    got = listener.collect(3, every_channel)
+    me = backend_pid(c)
+    report("without shared_preload_libraries batched mode notifies in the transaction",
+           every_channel(got) and {p for p, _ in got} == {me}, f"got {got}, session {me}")
+    listener.conn.close()
+    c.close()
+    run(connect("postgres", MAIN_CLUSTER, MAIN_PORT), "DROP DATABASE cs_notifier_fallback")
+
+
+def main():
+    subprocess.run([os.path.join(ROOT, "scripts/cluster.sh"), "start", CLUSTER, str(PORT),
+                    "shared_preload_libraries = 'channel_sync'", "channel_sync.notify_mode = batched",
+                    f"channel_sync.notify_interval = {INTERVAL_MS}ms"],
+                   check=True, stdout=subprocess.DEVNULL)
+    c = create_catalog("nf")
+    listener = Listener("nf")
+    check_batched_wakes_from_worker(c, listener)
+    check_not_before_commit(c, listener)
+    check_rollback(c, listener)
+    check_burst_coalesces(c, listener)
+    check_transaction_mode(c, listener)
+    check_prepare_refused(c)
+    check_second_database(c, listener)
+    check_idle_worker_leaves(c)
+    check_worker_killed(c, listener)
+    check_every_channel_on_overflow(c, listener)
+    check_fallback_without_preload()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
