@@ -116,6 +116,9 @@ conf=(
   'shared_buffers = 1GB' 'max_connections = 60' 'work_mem = 16MB' 'maintenance_work_mem = 256MB'
   'max_wal_size = 4GB' 'min_wal_size = 1GB' 'checkpoint_timeout = 15min' 'checkpoint_completion_target = 0.9'
   'log_checkpoints = on'
+  # the batched notifier needs it; channel_sync.notify_mode stays 'transaction' unless a
+  # benchmark sets it for its sessions
+  "shared_preload_libraries = 'channel_sync'"
 )
 while IFS= read -r line; do [ -n "$line" ] && conf+=("$line"); done <<<"${BENCH_CONF:-}"
 say "cluster in $cluster on port $port"
@@ -133,7 +136,7 @@ rm -f "$cluster/pg_test_fsync.tmp"
 settings="server_version fsync synchronous_commit full_page_writes wal_sync_method wal_level commit_delay
   shared_buffers effective_cache_size work_mem maintenance_work_mem max_wal_size checkpoint_timeout
   max_connections max_worker_processes max_parallel_workers_per_gather jit huge_pages autovacuum
-  shared_preload_libraries"
+  shared_preload_libraries channel_sync.notify_mode channel_sync.notify_interval"
 psql -qAtX -F $'\t' -c "SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.unnest(string_to_array('$(echo $settings)', ' ')) AS n" \
   >"$results/meta/settings.tsv"
 wal_sync=$(psql -qAtX -c 'SHOW wal_sync_method')

@@ -16,7 +16,9 @@ rm -f build-demo.log
 cluster=$(mktemp -d /tmp/channel_sync_demo.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 trap 'scripts/cluster.sh stop "$cluster"; rm -rf "$cluster"' EXIT
-scripts/cluster.sh start "$cluster" "$port"
+# as a production install would run it: preloaded, connectors woken by the batched notifier
+scripts/cluster.sh start "$cluster" "$port" "shared_preload_libraries = 'channel_sync'" \
+  "channel_sync.notify_mode = batched"
 eval "$(scripts/cluster.sh env "$cluster" "$port")"
 export DEMO_CLUSTER=$cluster
 createdb channel_sync_demo

@@ -7,8 +7,9 @@
 #   reference: a hand-written PL/pgSQL row trigger + outbox + pg_notify per row
 #              (bench/reference/propagation_plpgsql.sql).
 # pgbench at 1 and 8 clients, fsync and synchronous_commit on; the 8-client UPDATE again with
-# one connector claiming and acking meanwhile; then a burst of 100,000 row updates over 1,000
-# SKUs (pending messages left), and commit-to-listener latency.
+# one connector claiming and acking meanwhile, with channel_sync.notify_mode transaction and
+# batched; then a burst of 100,000 row updates over 1,000 SKUs (pending messages left), and
+# commit-to-listener latency in both notify modes.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, single-row
 # stock UPDATEs of random SKUs (1 per transaction, and 20 per transaction so the per-update work
 # is not hidden behind the commit's fsync), channel_sync vs the limit (the same UPDATE on a
@@ -185,29 +186,36 @@ printf 'channel_sync / reference at 8 clients\t%s\t>= 2.00\t%s\n' "$rr" "$(holds
 
 # ---- with a connector at work: one session claims 100 messages of a random channel and acks
 # them, in a loop, while 8 clients update stock. A change to a message claimed meanwhile wakes
-# the channel's listeners: a NOTIFY, and PostgreSQL serializes the commits of notifying
-# transactions (what the batched notifier of issue 4 would remove)
+# the channel's listeners. channel_sync.notify_mode = transaction: a NOTIFY in the changing
+# transaction, and PostgreSQL serializes the commits of notifying transactions; batched: the
+# notifier worker sends it after the commit (the cluster preloads channel_sync). The two modes
+# alternate, 3 runs each.
 cat >"$work/connector.sql" <<'SQL'
 \set c random(1, 5)
 SELECT pg_catalog.quote_literal(coalesce(pg_catalog.array_agg(message_id), '{}')::text) AS ids FROM channel_sync.claim((ARRAY['shop','amazon','walmart','etsy','ebay'])[:c], 100, '30 s') \gset
 SELECT pg_catalog.count(channel_sync.ack(x)) FROM pg_catalog.unnest(:ids::bigint[]) AS x;
 SQL
-with_connector=""
+declare -A with_connector=() suffix=([transaction]="" [batched]=_batched_notify)
 for r in $(seq 1 3); do
-  psql_q -c 'CHECKPOINT' >/dev/null
-  pgbench -n -c 1 -j 1 -T "$((secs + 1))" -f "$work/connector.sql" >"$work/connector.out" 2>&1 &
-  connector=$!
-  sleep 0.5
-  t=$(pgbench -n -c 8 -j 2 -T "$secs" -f "$work/channel_sync.sql" 2>&1 |
-      sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
-  wait "$connector" || true
-  with_connector="$with_connector ${t:-0}"
+  for mode in transaction batched; do
+    psql_q -c 'CHECKPOINT' >/dev/null
+    PGOPTIONS="-c channel_sync.notify_mode=$mode" pgbench -n -c 1 -j 1 -T "$((secs + 1))" -f "$work/connector.sql" >"$work/connector.out" 2>&1 &
+    connector=$!
+    sleep 0.5
+    t=$(PGOPTIONS="-c channel_sync.notify_mode=$mode" pgbench -n -c 8 -j 2 -T "$secs" -f "$work/channel_sync.sql" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
+    wait "$connector" || true
+    with_connector[$mode]="${with_connector[$mode]:-} ${t:-0}"
+  done
 done
-read -r med mn mx <<<"$(stats "$with_connector")"
-printf 'stock_update_with_connector\tchannel_sync\t8\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t3\n' "$skus" "$med" "$mn" "$mx" >>"$tsv"
-rc=$(ratio "$med" "${tps[channel_sync,8]}")
-printf 'with a connector claiming and acking / without, 8 clients (reported)\t%s\t(reported)\tyes\n' "$rc" >>"$targets"
-echo "  8 clients with a connector claiming and acking: median ${med} tps (runs:$with_connector), ${rc} of the figure without"
+for mode in transaction batched; do
+  read -r med mn mx <<<"$(stats "${with_connector[$mode]}")"
+  bench=stock_update_with_connector${suffix[$mode]}
+  printf '%s\tchannel_sync\t8\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t3\n' "$bench" "$skus" "$med" "$mn" "$mx" >>"$tsv"
+  rc=$(ratio "$med" "${tps[channel_sync,8]}")
+  printf 'with a connector claiming and acking / without, 8 clients, notify_mode %s (reported)\t%s\t(reported)\tyes\n' "$mode" "$rc" >>"$targets"
+  echo "  8 clients with a connector claiming and acking, notify_mode $mode: median ${med} tps (runs:${with_connector[$mode]}), ${rc} of the figure without"
+done
 
 # ---- burst: 100,000 row updates over 1,000 SKUs (100 transactions of 1,000 random rows)
 psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null
@@ -222,17 +230,21 @@ printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tseconds\ts\t%s\t%s\
 printf 'pending messages after 100,000 updates over 1,000 SKUs\t%s\t<= 5000\t%s\n' "$pending" "$(awk -v p="$pending" 'BEGIN { print (p <= 5000) ? "yes" : "no" }')" >>"$targets"
 echo "  burst: 100,000 row updates in ${burst_s}s leave $pending pending messages"
 
-# ---- commit-to-listener latency
-psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null  # every update below writes a new message
+# ---- commit-to-listener latency, in both notify modes (batched: the worker's NOTIFY follows
+# the commit; a change after a quiet period is sent at once)
 gcc -O2 -o "$work/listen_latency" "$here/listen_latency.c" -I"$(pg_config --includedir)" -lpq
-"$work/listen_latency" "$lat_n" "$skus" >"$work/lat.txt"
-timeouts=$(grep -c timeout "$work/lat.txt" || true)
-grep -v timeout "$work/lat.txt" | sort -g >"$work/lat_sorted.txt"
 pct() { awk -v p="$1" '{a[NR]=$1} END { i=int(NR*p/100); if (i<1) i=1; if (i>NR) i=NR; printf "%.2f", a[i]/1000 }' "$work/lat_sorted.txt"; }
-p50=$(pct 50); p99=$(pct 99); pmax=$(pct 100); pmin=$(awk 'NR==1 {printf "%.2f", $1/1000}' "$work/lat_sorted.txt")
-printf 'commit_to_listener_latency\tchannel_sync\t1\t%s\tp50\tms\t%s\t%s\t%s\t%s\n' "$lat_n" "$p50" "$pmin" "$pmax" "$lat_n" >>"$tsv"
-printf 'commit_to_listener_latency\tchannel_sync\t1\t%s\tp99\tms\t%s\t%s\t%s\t%s\n' "$lat_n" "$p99" "$pmin" "$pmax" "$lat_n" >>"$tsv"
-printf 'commit-to-listener latency p99 (ms, reported)\t%s\t(reported)\tyes\n' "$p99" >>"$targets"
-echo "  commit-to-listener latency over $lat_n updates: p50 ${p50} ms, p99 ${p99} ms, max ${pmax} ms ($timeouts timeouts)"
+for mode in transaction batched; do
+  psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null  # every update below writes a new message
+  PGOPTIONS="-c channel_sync.notify_mode=$mode" "$work/listen_latency" "$lat_n" "$skus" >"$work/lat.txt"
+  timeouts=$(grep -c timeout "$work/lat.txt" || true)
+  grep -v timeout "$work/lat.txt" | sort -g >"$work/lat_sorted.txt"
+  p50=$(pct 50); p99=$(pct 99); pmax=$(pct 100); pmin=$(awk 'NR==1 {printf "%.2f", $1/1000}' "$work/lat_sorted.txt")
+  bench=commit_to_listener_latency${suffix[$mode]}
+  printf '%s\tchannel_sync\t1\t%s\tp50\tms\t%s\t%s\t%s\t%s\n' "$bench" "$lat_n" "$p50" "$pmin" "$pmax" "$lat_n" >>"$tsv"
+  printf '%s\tchannel_sync\t1\t%s\tp99\tms\t%s\t%s\t%s\t%s\n' "$bench" "$lat_n" "$p99" "$pmin" "$pmax" "$lat_n" >>"$tsv"
+  printf 'commit-to-listener latency p99, notify_mode %s (ms, reported)\t%s\t(reported)\tyes\n' "$mode" "$p99" >>"$targets"
+  echo "  commit-to-listener latency over $lat_n updates, notify_mode $mode: p50 ${p50} ms, p99 ${p99} ms, max ${pmax} ms ($timeouts timeouts)"
+done
 echo
 column -t -s $'\t' "$targets"

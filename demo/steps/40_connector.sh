@@ -42,8 +42,13 @@ pids+=($!)
 "$root/examples/connector/connector" --channel etsy --sink sim:60,0,0 --retry-in 0.2 --seconds 8 --poll 1 --quiet &
 pids+=($!)
 sleep 2
-# a change while the connectors run: NOTIFY wakes them at once
+# a change while the connectors run: NOTIFY wakes them at once (notify_mode batched: the
+# notifier worker sends it right after the commit; the changing session never notifies)
 q -c "UPDATE channel_sync.stock SET on_hand = on_hand + 5 WHERE sku = 'SKU-00042'"
+q -At -c "SELECT 'notify_mode ' || current_setting('channel_sync.notify_mode') || ': ' ||
+                 coalesce((SELECT 'NOTIFY sent by the notifier worker (pid ' || pid || ')' FROM pg_stat_activity
+                            WHERE backend_type = 'channel_sync notifier' AND datname = current_database()),
+                          'NOTIFY sent by the changing transaction')"
 for p in "${pids[@]}"; do wait "$p" || true; done
 echo "shop's file sink wrote $(wc -l <"$out/shop.jsonl") lines, e.g. $(head -1 "$out/shop.jsonl")"
 rm -rf "$out"

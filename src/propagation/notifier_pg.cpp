@@ -49,7 +49,7 @@ using cs::propagation::pending_channels;
 constexpr char kNotifyChannel[] = "channel_sync";
 constexpr char kTranche[] = "channel_sync_notifier";
 constexpr int kDatabasesMax = 16;
-constexpr int kIdleExitMs = 2000;     // below DROP DATABASE's 5 s wait for other sessions
+constexpr int kIdleExitMs = 2000;       // below DROP DATABASE's 5 s wait for other sessions
 constexpr int kRelaunchAfterMs = 5000;  // a registered worker that never started
 
 enum notify_mode_value { kTransaction, kBatched };
@@ -60,11 +60,11 @@ int notify_interval_ms = 10;
 
 // One database's notifier state, in shared memory, under notifier_shared::lock.
 struct database_slot {
-  Oid database;            // InvalidOid: free
-  int transactions;        // open transactions of this database that will mark at commit
-  bool worker_running;     // a worker serves the slot (set by the worker itself)
-  Latch* worker_latch;     // its latch, while running
-  TimestampTz launched_at;  // when a worker was last registered and has not started; 0: none
+  Oid database;              // InvalidOid: free
+  int transactions;          // open transactions of this database that will mark at commit
+  bool worker_running;       // a worker serves the slot (set by the worker itself)
+  Latch* worker_latch;       // its latch, while running
+  TimestampTz launched_at;   // when a worker was last registered and has not started; 0: none
   pending_channels pending;  // committed, not yet notified
 };
 
@@ -79,8 +79,8 @@ shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 
 // What the current transaction will add to its database's set when it commits.
 struct transaction_marks {
-  bool joined;     // counted in its slot's transactions
-  bool fallback;   // no slot or no worker: NOTIFY in the transaction
+  bool joined;    // counted in its slot's transactions
+  bool fallback;  // no slot or no worker: NOTIFY in the transaction
   int slot;
   pending_channels channels;
 };
@@ -353,6 +353,9 @@ void channel_sync_notifier_main(Datum main_arg) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
   pgstat_report_appname("channel_sync notifier");
+  // a notification needs no durability (the outbox rows it announces are durable already):
+  // the worker's commits do not wait for a WAL flush while they hold the notify lock
+  SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
   cs::propagation::clear(worker_batch);
   if (shared == nullptr || !attach_worker(database)) proc_exit(0);  // another one serves it
   before_shmem_exit(detach_worker, 0);

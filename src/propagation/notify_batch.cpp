@@ -10,7 +10,9 @@ void clear(pending_channels& set) {
   set.every_channel = false;
 }
 
-bool is_empty(const pending_channels& set) { return set.count == 0 && !set.every_channel; }
+bool is_empty(const pending_channels& set) {
+  return set.count == 0 && !set.every_channel;
+}
 
 bool contains(const pending_channels& set, const char* channel_id) {
   for (int k = 0; k < set.count; ++k)
