@@ -7,9 +7,11 @@ Usage: notifier.py CLUSTER_DIR PORT MAIN_CLUSTER_DIR MAIN_PORT. Prints `ok <chec
 `not ok <check>` lines.
 """
 import os
+import random
 import select
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg2
@@ -185,7 +187,8 @@ def check_prepare_refused(c):
         report("batched: PREPARE of a transaction with new connector work is refused", False, "prepared")
     except psycopg2.Error as e:  # the failed PREPARE ended the transaction
         report("batched: PREPARE of a transaction with new connector work is refused (0A000)",
-               e.pgcode == "0A000" and "PREPARE" in e.pgerror, f"{e.pgcode} {e.pgerror}")
+               e.pgcode == "0A000" and "PREPARE" in e.diag.message_primary,
+               f"{e.pgcode} {e.diag.message_primary}")
     on_hand = run(c, "SELECT on_hand FROM channel_sync.stock WHERE sku = 'S5'")[0][0]
     report("batched: the refused PREPARE left no effect", on_hand == 50, f"on_hand {on_hand}")
 
@@ -216,7 +219,7 @@ def check_idle_worker_leaves(c):
         run(admin, "DROP DATABASE nf2")
         report("batched: the idle database can then be dropped", True)
     except psycopg2.Error as e:
-        report("batched: the idle database can then be dropped", False, e.pgerror)
+        report("batched: the idle database can then be dropped", False, e.diag.message_primary)
     admin.close()
 
 
@@ -251,6 +254,47 @@ def check_every_channel_on_overflow(c, listener):
     run(c, "DELETE FROM channel_sync.channels WHERE channel_id = ANY(%s)", (many,))
 
 
+def only_listening_connector_misses_nothing(c, mode, writers=3, updates=80, skus=40):
+    """Writers change random SKUs while a connector that never polls claims and acks the
+    'shop' channel each time it is woken (claiming again until nothing is left, as an ack
+    that returns false asks); once the writers stopped and the wakeups ended, nothing of
+    'shop' may be left pending."""
+    deliver_everything(c)
+    run(c, f"ALTER DATABASE nf SET channel_sync.notify_mode = {mode}")
+    connector = Listener("nf")
+    connector.drain()
+
+    def write(seed):
+        w = connect("nf")
+        rnd = random.Random(seed)
+        for _ in range(updates):
+            change(w, f"S{rnd.randint(1, skus)}")
+        w.close()
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
+    for t in threads:
+        t.start()
+    quiet_since = time.monotonic()
+    while any(t.is_alive() for t in threads) or time.monotonic() - quiet_since < 1.5:
+        got = connector.collect(0.2, lambda g: len(g) > 0)
+        if not any(p == "shop" for _, p in got):
+            continue
+        quiet_since = time.monotonic()
+        while True:  # claim, then ack each message in its own transaction, as a connector does
+            claimed = run(connector.conn, "SELECT message_id FROM channel_sync.claim('shop', 1000)")
+            if not claimed:
+                break
+            for (message_id,) in claimed:
+                run(connector.conn, "SELECT channel_sync.ack(%s)", (message_id,))
+    for t in threads:
+        t.join()
+    left = run(c, "SELECT count(*) FROM channel_sync.outbox WHERE channel_id = 'shop' AND status = 'pending'")[0][0]
+    run(c, "ALTER DATABASE nf RESET channel_sync.notify_mode")
+    connector.conn.close()
+    report(f"{mode}: a connector that only listens misses nothing ({writers} writers x {updates} changes)",
+           left == 0, f"{left} messages left pending")
+
+
 def check_fallback_without_preload():
     c = create_catalog("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT, skus=2)
     listener = Listener("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT)
@@ -282,6 +326,8 @@ def main():
     check_idle_worker_leaves(c)
     check_worker_killed(c, listener)
     check_every_channel_on_overflow(c, listener)
+    only_listening_connector_misses_nothing(c, "batched")
+    only_listening_connector_misses_nothing(c, "transaction")
     check_fallback_without_preload()
     return 1 if failures else 0
 
