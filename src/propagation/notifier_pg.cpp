@@ -377,8 +377,9 @@ void init_notifier() {
       "channel_sync.notify_interval",
       "Batched notify mode: the shortest time between two NOTIFYs of a database's worker.",
       "The first change after a quiet period is notified at once; later ones wait out the "
-      "interval and are notified together.",
-      &notify_interval_ms, 10, 1, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+      "interval and are notified together. 0: no pacing, each NOTIFY as soon as the last one "
+      "is done.",
+      &notify_interval_ms, 10, 0, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   RegisterXactCallback(on_transaction_end, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   prev_shmem_request_hook = shmem_request_hook;

@@ -77,3 +77,8 @@ TEST(FlushDelay, WaitsOutTheIntervalSinceTheLastNotify) {
   EXPECT_EQ(flush_delay_us(1'000'000, 1'000'000, 10'000), 10'000);
   EXPECT_EQ(flush_delay_us(1'000'000, 1'005'000, 10'000), 10'000);  // clock went back
 }
+
+TEST(FlushDelay, ZeroIntervalNeverWaits) {
+  EXPECT_EQ(flush_delay_us(1'000'000, 999'999, 0), 0);
+  EXPECT_EQ(flush_delay_us(1'000'000, 1'000'000, 0), 0);
+}

@@ -1,0 +1,23 @@
+-- The notify-mode GUCs: values, validation, who may set them. (Batched mode itself needs
+-- shared_preload_libraries: test/notifier runs it on a preloaded cluster of its own.)
+\set SHOW_CONTEXT never
+-- the GUCs exist once the library is loaded (the first channel_sync function call, or the preload)
+LOAD 'channel_sync';
+SHOW channel_sync.notify_mode;
+SHOW channel_sync.notify_interval;
+SET channel_sync.notify_mode = 'sometimes';
+SET channel_sync.notify_mode = batched;
+SHOW channel_sync.notify_mode;
+RESET channel_sync.notify_mode;
+SHOW channel_sync.notify_mode;
+-- the worker's pacing is a server setting (postgresql.conf, then a reload)
+SET channel_sync.notify_interval = '5ms';
+SELECT name, setting, unit, context, vartype, min_val, max_val, enumvals
+  FROM pg_catalog.pg_settings WHERE name LIKE 'channel_sync.notify%' ORDER BY name;
+-- any role may choose the mode of its own sessions
+CREATE ROLE regress_cs_notify_probe LOGIN;
+SET ROLE regress_cs_notify_probe;
+SET channel_sync.notify_mode = batched;
+SHOW channel_sync.notify_mode;
+RESET ROLE;
+DROP ROLE regress_cs_notify_probe;
