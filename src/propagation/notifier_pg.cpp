@@ -176,9 +176,12 @@ bool join_database_slot() {
     shared->slots[k].launched_at = 0;
     LWLockRelease(shared->lock);
     tx.joined = false;
-    ereport(LOG, (errmsg("channel_sync: could not register the notifier worker; this "
-                         "transaction notifies listeners itself"),
-                  errhint("Raise max_worker_processes.")));
+    static bool logged = false;  // once per session: under load this would repeat per commit
+    if (!logged)
+      ereport(LOG, (errmsg("channel_sync: could not register the notifier worker; this "
+                           "session's transactions notify listeners themselves until one runs"),
+                    errhint("Raise max_worker_processes.")));
+    logged = true;
     return false;
   }
   return true;

@@ -309,11 +309,45 @@ def check_fallback_without_preload():
     run(connect("postgres", MAIN_CLUSTER, MAIN_PORT), "DROP DATABASE cs_notifier_fallback")
 
 
-def main():
-    subprocess.run([os.path.join(ROOT, "scripts/cluster.sh"), "start", CLUSTER, str(PORT),
+def start_cluster(directory, port, *conf):
+    subprocess.run([os.path.join(ROOT, "scripts/cluster.sh"), "start", directory, str(port),
                     "shared_preload_libraries = 'channel_sync'", "channel_sync.notify_mode = batched",
-                    f"channel_sync.notify_interval = {INTERVAL_MS}ms"],
+                    f"channel_sync.notify_interval = {INTERVAL_MS}ms", *conf],
                    check=True, stdout=subprocess.DEVNULL)
+
+
+def check_no_worker_slot():
+    """max_worker_processes = 0: no worker can be registered; transactions notify themselves
+    and the server log says why, once per session."""
+    directory, port = CLUSTER + "-noworker", PORT + 100
+    start_cluster(directory, port, "max_worker_processes = 0")
+    try:
+        c = create_catalog("nw", directory, port, skus=3)
+        listener = Listener("nw", directory, port)
+        change(c, "S1")
+        got = listener.collect(3, every_channel)
+        deliver_everything(c)
+        listener.drain()
+        change(c, "S2")
+        again = listener.collect(3, every_channel)
+        me = backend_pid(c)
+        report("batched without a free worker slot: the transaction notifies itself",
+               every_channel(got) and every_channel(again) and {p for p, _ in got + again} == {me},
+               f"got {got + again}, session {me}")
+        with open(os.path.join(directory, "server.log")) as log:
+            lines = [l for l in log if "could not register the notifier worker" in l]
+        report("batched without a free worker slot: logged once per session", len(lines) == 1,
+               f"{len(lines)} log lines")
+        listener.conn.close()
+        c.close()
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts/cluster.sh"), "stop", directory],
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["rm", "-rf", directory])
+
+
+def main():
+    start_cluster(CLUSTER, PORT)
     c = create_catalog("nf")
     listener = Listener("nf")
     check_batched_wakes_from_worker(c, listener)
@@ -329,6 +363,7 @@ def main():
     only_listening_connector_misses_nothing(c, "batched")
     only_listening_connector_misses_nothing(c, "transaction")
     check_fallback_without_preload()
+    check_no_worker_slot()
     return 1 if failures else 0
 
 
