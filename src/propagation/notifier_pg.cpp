@@ -31,7 +31,9 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "catalog/namespace.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -283,13 +285,13 @@ bool leave_if_idle() {
   return idle;
 }
 
-// NOTIFY every channel of the database (the set overflowed).
+// NOTIFY every channel of the database (the set overflowed); none once the extension is gone.
 void notify_every_channel() {
+  Oid ns = get_namespace_oid("channel_sync", true);
+  if (!OidIsValid(ns) || !OidIsValid(get_relname_relid("channels", ns))) return;
   SPI_connect();
   PushActiveSnapshot(GetTransactionSnapshot());
-  if (SPI_execute("SELECT channel_id FROM channel_sync.channels WHERE pg_catalog.to_regclass("
-                  "'channel_sync.channels') IS NOT NULL",
-                  true, 0) == SPI_OK_SELECT) {
+  if (SPI_execute("SELECT channel_id FROM channel_sync.channels", true, 0) == SPI_OK_SELECT) {
     for (uint64 k = 0; k < SPI_processed; ++k) {
       char* channel_id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
       if (channel_id != nullptr) Async_Notify(kNotifyChannel, channel_id);
@@ -313,14 +315,23 @@ void notify_batch() {
   pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
-void wait_ms(int events, long ms) {
-  int rc = WaitLatch(MyLatch, events | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+// Sleeps up to ms or until the latch is set; answers SIGTERM and reloads.
+void wait_ms(long ms) {
+  int rc =
+      WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
   if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
   CHECK_FOR_INTERRUPTS();
   if (ConfigReloadPending) {
     ConfigReloadPending = false;
     ProcessConfigFile(PGC_SIGHUP);
   }
+}
+
+// Waits until until_us (a GetCurrentTimestamp() value) has passed, answering interrupts
+// meanwhile; commits setting the latch do not end the wait (they are taken after it).
+void wait_until(TimestampTz until_us) {
+  for (TimestampTz now = GetCurrentTimestamp(); now < until_us; now = GetCurrentTimestamp())
+    wait_ms(static_cast<long>((until_us - now + 999) / 1000));
 }
 
 void serve_database() {
@@ -332,7 +343,7 @@ void serve_database() {
     if (!cs::propagation::is_empty(worker_batch)) {
       int64 delay = cs::propagation::flush_delay_us(now, last_flush, notify_interval_ms * 1000L);
       if (delay > 0) {
-        wait_ms(0, static_cast<long>((delay + 999) / 1000));  // pace: the latch is left set
+        wait_until(now + delay);
         take_pending();
       }
       notify_batch();
@@ -343,7 +354,7 @@ void serve_database() {
       if (leave_if_idle()) return;
       last_work = now;
     }
-    wait_ms(WL_LATCH_SET, kIdleExitMs);
+    wait_ms(kIdleExitMs);
   }
 }
 
