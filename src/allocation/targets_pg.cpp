@@ -51,6 +51,8 @@ namespace {
 
 // channel_sync.velocity_window, in minutes.
 int velocity_window_minutes = 24 * 60;
+// channel_sync.lag_remeasure_interval, in seconds.
+int lag_remeasure_seconds = 60;
 
 // Rows fetched per cursor round trip, SKUs between progress reports, rows per upsert.
 constexpr long kFetchRows = 20000;
@@ -173,6 +175,7 @@ enum plan_id {
   q_listings_some,
   q_lag,
   q_velocity,
+  q_velocity_some,
   q_upsert,
   q_small,
   q_outbox_upsert,
@@ -252,7 +255,29 @@ const plan_spec kPlans[q_count] = {
      "     ON n.bundle_sku = ol.sold_sku"
      "  WHERE ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
      "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
-     ") v WHERE $3 IS NULL OR v.sku = ANY($3) GROUP BY v.channel_id, v.sku",
+     ") v GROUP BY v.channel_id, v.sku",
+     2,
+     {TEXTARRAYOID, FLOAT8OID}},
+    // the same for the SKUs in $3 only, reached through order_lines' sku index (a bundle's
+    // lines through its components): a stock change must not read every recent order
+    {"SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("
+     " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"
+     "   FROM channel_sync.order_lines ol JOIN channel_sync.orders o"
+     "     ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
+     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     " UNION ALL"
+     " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per / "
+     "n.components"
+     "   FROM channel_sync.bundle_components bc JOIN channel_sync.order_lines ol"
+     "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku"
+     "   JOIN channel_sync.orders o ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"
+     "           FROM channel_sync.bundle_components WHERE bundle_sku = ANY($3)"
+     "          GROUP BY bundle_sku) n ON n.bundle_sku = bc.bundle_sku"
+     "  WHERE bc.bundle_sku = ANY($3) AND ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
+     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     ") v GROUP BY v.channel_id, v.sku",
      3,
      {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
     // The listings upsert and, in the same statement, the outbox upsert of every listing whose
@@ -471,6 +496,9 @@ class world {
   bool listings_loaded() const { return listings_loaded_; }
   const std::vector<seen_listing>& listings() const { return listings_; }
 
+  // A re-target of a few SKUs (the triggers, ingest) may reuse this session's recent p95 lag.
+  void reuse_recent_lag() { reuse_recent_lag_ = true; }
+
  private:
   uint32_t add_sku(std::string_view s, bool wanted);
   rule read_rule(const cell* row, int first) const;
@@ -483,9 +511,12 @@ class world {
                        const std::vector<char>& lists_any);
   void finish_components();
   void load_dynamic(const std::vector<std::string>* skus);
+  void load_lag(const std::vector<std::string>& dynamic_channels, bool measure, Datum* args,
+                char* nulls);
 
   bool full_ = true;
-  bool small_ = false;   // a few SKUs: generic plans
+  bool small_ = false;  // a few SKUs: generic plans
+  bool reuse_recent_lag_ = false;
   bool direct_ = false;  // read (and written) without SQL
   Datum sku_array_ = 0;
   std::vector<channel_row> channels_;
@@ -955,6 +986,44 @@ bool world::load_direct(const std::vector<std::string>& skus) {
 
 #undef CS_RULE_COLUMNS
 
+// The p95 lags of the dynamic channels. Measuring reads every row of 24 h of propagation_log
+// (a busy channel: 10^5 rows, ~40 ms), so a re-target of a few SKUs reuses this session's
+// measurement for up to channel_sync.lag_remeasure_interval; a full recompute, verify() and
+// explain_allocation() always measure. Channels without acks keep their lag_target.
+void world::load_lag(const std::vector<std::string>& dynamic_channels, bool measure, Datum* args,
+                     char* nulls) {
+  struct measured_lag {
+    int64_t at;    // GetCurrentTransactionStartTimestamp() of the measurement
+    double hours;  // < 0: nothing acked in the window
+  };
+  static std::unordered_map<std::string, measured_lag> cache;
+  int64_t now = GetCurrentTransactionStartTimestamp();
+  for (const std::string& ch : dynamic_channels) {
+    auto it = cache.find(ch);
+    if (it == cache.end() || now - it->second.at >= lag_remeasure_seconds * INT64CONST(1000000) ||
+        now < it->second.at)
+      measure = true;
+  }
+  if (measure) {
+    std::unordered_map<std::string, double> p95_hours;
+    scan(plan(q_lag, small_), args, nulls, {col::text, col::float8},
+         [&](const cell* cells, size_t n) {
+           for (size_t r = 0; r < n; ++r)
+             if (!cells[r * 2 + 1].null)
+               p95_hours[std::string(view(cells[r * 2]))] = cells[r * 2 + 1].f / 3600.0;
+         });
+    for (const std::string& ch : dynamic_channels) {
+      auto it = p95_hours.find(ch);
+      cache[ch] = measured_lag{now, it == p95_hours.end() ? -1 : it->second};
+    }
+  }
+  for (const std::string& ch : dynamic_channels) {
+    int64_t c = find_channel(ch);
+    const measured_lag& m = cache[ch];
+    if (c >= 0 && m.hours >= 0) channels_[c].lag_hours = m.hours;
+  }
+}
+
 void world::load_dynamic(const std::vector<std::string>* skus) {
   std::vector<std::string> dynamic_channels;
   std::vector<bool> is_dynamic(channels_.size(), false);
@@ -968,24 +1037,12 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   Datum args[3];
   char nulls[3] = {' ', ' ', ' '};
   args[0] = text_array(dynamic_channels);
-  scan(plan(q_lag, small_), args, nulls, {col::text, col::float8},
-       [&](const cell* cells, size_t n) {
-         for (size_t r = 0; r < n; ++r) {
-           int64_t c = find_channel(view(cells[r * 2]));
-           if (c >= 0 && !cells[r * 2 + 1].null)
-             channels_[c].lag_hours = cells[r * 2 + 1].f / 3600.0;
-         }
-       });
+  load_lag(dynamic_channels, skus == nullptr || !reuse_recent_lag_, args, nulls);
   double window_hours = velocity_window_minutes / 60.0;
   args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
-  if (skus != nullptr) {
-    args[2] = sku_array_;
-  } else {
-    args[2] = 0;
-    nulls[2] = 'n';
-  }
-  scan(plan(q_velocity, small_), args, nulls, {col::text, col::text, col::float8},
-       [&](const cell* cells, size_t n) {
+  args[2] = skus != nullptr ? sku_array_ : 0;
+  scan(plan(skus != nullptr ? q_velocity_some : q_velocity, small_), args, nulls,
+       {col::text, col::text, col::float8}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            int64_t c = find_channel(view(cells[r * 3]));
            int64_t s = find_sku(view(cells[r * 3 + 1]));
@@ -1634,6 +1691,7 @@ bool writing_outbox() {
 int64_t retarget(const std::vector<std::string>* skus) {
   connect();
   world w;
+  w.reuse_recent_lag();
   w.load(skus);
   int64_t changed = retarget_loaded(w, skus);
   finish();
@@ -1648,6 +1706,13 @@ void init_allocation() {
       "Velocity = units sold on the channel in this window / its length in hours.",
       &velocity_window_minutes, 24 * 60, 1, 30 * 24 * 60, PGC_USERSET, GUC_UNIT_MIN, nullptr,
       nullptr, nullptr);
+  DefineCustomIntVariable(
+      "channel_sync.lag_remeasure_interval",
+      "How long a session's re-targets of a few SKUs reuse its last p95 lag of a dynamic-buffer "
+      "channel.",
+      "Measuring reads 24 hours of propagation_log; a full recompute, verify() and "
+      "explain_allocation() always measure. 0: measure on every re-target.",
+      &lag_remeasure_seconds, 60, 0, 3600, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
 }
 
 }  // namespace cs::allocation
