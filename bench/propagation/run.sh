@@ -8,8 +8,9 @@
 #              (bench/reference/propagation_plpgsql.sql).
 # pgbench at 1 and 8 clients, fsync and synchronous_commit on; the 8-client UPDATE again with
 # one connector claiming and acking meanwhile, with channel_sync.notify_mode transaction and
-# batched; then a burst of 100,000 row updates over 1,000 SKUs (pending messages left), and
-# commit-to-listener latency in both notify modes.
+# batched; then a burst of 100,000 row updates over 1,000 SKUs (pending messages left),
+# commit-to-listener latency in both notify modes, and the 1-client UPDATE with a dynamic buffer
+# sized from 50,000 orders and acks.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, single-row
 # stock UPDATEs of random SKUs (1 per transaction, and 20 per transaction so the per-update work
 # is not hidden behind the commit's fsync), channel_sync vs the limit (the same UPDATE on a
@@ -246,5 +247,36 @@ for mode in transaction batched; do
   printf 'commit-to-listener latency p99, notify_mode %s (ms, reported)\t%s\t(reported)\tyes\n' "$mode" "$p99" >>"$targets"
   echo "  commit-to-listener latency over $lat_n updates, notify_mode $mode: p50 ${p50} ms, p99 ${p99} ms, max ${pmax} ms ($timeouts timeouts)"
 done
+# ---- dynamic buffers: amazon sizes its buffer from velocity x p95 lag; with 50,000 orders and
+# 50,000 acks in the trailing 24 h, the 1-client stock UPDATE with amazon's dynamic buffer on
+# against off (runs alternate); reported
+psql_q <<'SQL'
+INSERT INTO channel_sync.orders (channel_id, order_id, state, placed_at, updated_at)
+SELECT 'amazon', 'dyn-' || i, 'placed', now() - (i % 86000) * interval '1 second', now() FROM generate_series(1, 50000) i;
+INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku)
+SELECT 'amazon', 'dyn-' || i, 1, s.sku, 'wh1', 1, s.sku
+  FROM generate_series(1, 50000) i, LATERAL (SELECT 'B' || lpad((1 + i % 1000)::text, 5, '0') AS sku) s;
+INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, first_change_at, acked_at, attempts)
+SELECT 'amazon', 'B' || lpad((1 + i % 1000)::text, 5, '0'), i, 1, now() - (i % 86000) * interval '1 second' - (i % 30) * interval '1 second',
+       now() - (i % 86000) * interval '1 second', 1 FROM generate_series(1, 50000) i;
+INSERT INTO channel_sync.allocation_rules (channel_id, sku) VALUES ('amazon', NULL) ON CONFLICT DO NOTHING;
+ANALYZE channel_sync.orders, channel_sync.order_lines, channel_sync.propagation_log;
+SQL
+declare -A dyn=()
+for r in $(seq 1 3); do
+  for on in true false; do
+    psql_q -c "UPDATE channel_sync.allocation_rules SET dynamic_buffer = $on WHERE channel_id = 'amazon' AND sku IS NULL" -c 'CHECKPOINT' >/dev/null
+    t=$(pgbench -n -c 1 -j 1 -T "$secs" -f "$work/channel_sync.sql" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' || true)
+    dyn[$on]="${dyn[$on]:-} ${t:-0}"
+  done
+done
+read -r don dmin dmax <<<"$(stats "${dyn[true]}")"
+read -r doff _ _ <<<"$(stats "${dyn[false]}")"
+printf 'stock_update_dynamic_buffer_50k_orders\tchannel_sync\t1\t%s\ttps\ttransactions/s\t%s\t%s\t%s\t3\n' "$skus" "$don" "$dmin" "$dmax" >>"$tsv"
+rd=$(ratio "$don" "$doff")
+printf 'with a dynamic buffer (50,000 orders, 50,000 acks in 24 h) / without, 1 client (reported)\t%s\t(reported)\tyes\n' "$rd" >>"$targets"
+echo "  dynamic buffer on amazon, 50,000 orders and acks in the window: median ${don} tps (runs:${dyn[true]}) vs ${doff} off (runs:${dyn[false]}): ${rd}"
+
 echo
 column -t -s $'\t' "$targets"

@@ -258,25 +258,34 @@ const plan_spec kPlans[q_count] = {
      ") v GROUP BY v.channel_id, v.sku",
      2,
      {TEXTARRAYOID, FLOAT8OID}},
-    // the same for the SKUs in $3 only, reached through order_lines' sku index (a bundle's
-    // lines through its components): a stock change must not read every recent order
+    // the same for the SKUs in $3 only: their lines through order_lines' sku index (a bundle's
+    // through its components), each line's order by its key (LATERAL ... LIMIT 1 keeps the
+    // generic plan from hashing every recent order) -- a stock change must not read them all
     {"SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("
      " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"
-     "   FROM channel_sync.order_lines ol JOIN channel_sync.orders o"
-     "     ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
-     "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
-     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     "   FROM channel_sync.order_lines ol"
+     "   JOIN LATERAL (SELECT 1 FROM channel_sync.orders o"
+     "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "                    AND o.state <> 'cancelled'"
+     "                    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => "
+     "$2)"
+     "                  LIMIT 1) o ON true"
+     "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1)"
      " UNION ALL"
      " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per / "
      "n.components"
      "   FROM channel_sync.bundle_components bc JOIN channel_sync.order_lines ol"
      "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku"
-     "   JOIN channel_sync.orders o ON o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "   JOIN LATERAL (SELECT 1 FROM channel_sync.orders o"
+     "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
+     "                    AND o.state <> 'cancelled'"
+     "                    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => "
+     "$2)"
+     "                  LIMIT 1) o ON true"
      "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"
      "           FROM channel_sync.bundle_components WHERE bundle_sku = ANY($3)"
      "          GROUP BY bundle_sku) n ON n.bundle_sku = bc.bundle_sku"
-     "  WHERE bc.bundle_sku = ANY($3) AND ol.channel_id = ANY($1) AND o.state <> 'cancelled'"
-     "    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+     "  WHERE bc.bundle_sku = ANY($3) AND ol.channel_id = ANY($1)"
      ") v GROUP BY v.channel_id, v.sku",
      3,
      {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
