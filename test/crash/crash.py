@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -42,7 +43,10 @@ def cluster(*args):
 
 
 def setup():
-    cluster("start", CLUSTER, str(PORT), "fsync = on", "synchronous_commit = on")
+    # as production would run it: the batched notifier's shared memory is rebuilt by the
+    # restart and its workers are started again by the first changes after it
+    cluster("start", CLUSTER, str(PORT), "fsync = on", "synchronous_commit = on",
+            "shared_preload_libraries = 'channel_sync'", "channel_sync.notify_mode = batched")
     c = psycopg2.connect(host=CLUSTER, port=PORT, user="postgres", dbname="postgres")
     c.autocommit = True
     c.cursor().execute("CREATE DATABASE crash")
@@ -221,7 +225,27 @@ def check(round_no, returned):
           OR s.on_hand <> %s + coalesce(a.delta, 0)""", (INITIAL_ON_HAND,))
     off = cur.fetchone()[0]
     report(f"{tag}_stock_matches_applied_events", off == 0, f"{off} stock rows differ from the applied events")
+    check_wakeup_after_restart(tag, cur)
     c.close()
+
+
+def check_wakeup_after_restart(tag, cur):
+    """A new SKU writes a message per channel: its listeners are woken by the notifier worker
+    the restart left to be started again."""
+    listener = connect()
+    listener.autocommit = True
+    listener.cursor().execute("LISTEN channel_sync")
+    cur.execute("INSERT INTO channel_sync.skus (sku, base_price) VALUES (%s, 1)", (f"WAKE-{tag}",))
+    senders, deadline = set(), time.monotonic() + 5
+    while not senders and time.monotonic() < deadline:
+        if select.select([listener], [], [], 0.2)[0]:
+            listener.poll()
+            senders = {n.pid for n in listener.notifies}
+    cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'channel_sync notifier'")
+    workers = {r[0] for r in cur.fetchall()}
+    report(f"{tag}_notifier_wakes_after_restart", bool(senders) and senders <= workers,
+           f"senders {senders}, notifier workers {workers}")
+    listener.close()
 
 
 def main():

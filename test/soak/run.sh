@@ -16,8 +16,9 @@ flock /tmp/channel_sync.install.lock make -s install >build/soak-install.log 2>&
   || { cat build/soak-install.log; exit 1; }
 
 trap 'scripts/cluster.sh stop "$dir"' EXIT
-echo "== cluster $dir (port $port, fsync = on, synchronous_commit = on)"
-scripts/cluster.sh start "$dir" "$port" 'fsync = on' 'synchronous_commit = on'
+echo "== cluster $dir (port $port, fsync = on, synchronous_commit = on, batched notifier)"
+scripts/cluster.sh start "$dir" "$port" 'fsync = on' 'synchronous_commit = on' \
+  "shared_preload_libraries = 'channel_sync'" 'channel_sync.notify_mode = batched'
 eval "$(scripts/cluster.sh env "$dir" "$port")"
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE soak'
 export PGDATABASE=soak
