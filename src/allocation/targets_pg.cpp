@@ -188,6 +188,14 @@ struct plan_spec {
   Oid types[5];
 };
 
+// The order of line ol, when it is not cancelled and was placed in the velocity window ($2
+// seconds), found by its key.
+#define CS_ORDER_IN_WINDOW                                                             \
+  "   JOIN LATERAL (SELECT 1 FROM channel_sync.orders o"                               \
+  "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"  \
+  "                    AND o.state <> 'cancelled' AND o.placed_at >= pg_catalog.now()" \
+  "                      - pg_catalog.make_interval(secs => $2) LIMIT 1) o ON true"
+
 const plan_spec kPlans[q_count] = {
     {"SELECT c.channel_id, c.active, pg_catalog.date_part('epoch', c.lag_target)::float8, "
      "r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, r.cap, r.low_stock_cutoff, "
@@ -263,25 +271,13 @@ const plan_spec kPlans[q_count] = {
     // generic plan from hashing every recent order) -- a stock change must not read them all
     {"SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("
      " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"
-     "   FROM channel_sync.order_lines ol"
-     "   JOIN LATERAL (SELECT 1 FROM channel_sync.orders o"
-     "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
-     "                    AND o.state <> 'cancelled'"
-     "                    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => "
-     "$2)"
-     "                  LIMIT 1) o ON true"
+     "   FROM channel_sync.order_lines ol" CS_ORDER_IN_WINDOW
      "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1)"
      " UNION ALL"
      " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per / "
      "n.components"
      "   FROM channel_sync.bundle_components bc JOIN channel_sync.order_lines ol"
-     "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku"
-     "   JOIN LATERAL (SELECT 1 FROM channel_sync.orders o"
-     "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"
-     "                    AND o.state <> 'cancelled'"
-     "                    AND o.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => "
-     "$2)"
-     "                  LIMIT 1) o ON true"
+     "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku" CS_ORDER_IN_WINDOW
      "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"
      "           FROM channel_sync.bundle_components WHERE bundle_sku = ANY($3)"
      "          GROUP BY bundle_sku) n ON n.bundle_sku = bc.bundle_sku"
