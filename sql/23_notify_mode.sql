@@ -5,6 +5,9 @@
 LOAD 'channel_sync';
 SHOW channel_sync.notify_mode;
 SHOW channel_sync.notify_interval;
+-- this cluster does not preload channel_sync: batched mode would notify in the transaction
+SHOW channel_sync.batched_notifier_available;
+SET channel_sync.batched_notifier_available = on;
 SET channel_sync.notify_mode = 'sometimes';
 SET channel_sync.notify_mode = batched;
 SHOW channel_sync.notify_mode;
@@ -13,7 +16,7 @@ SHOW channel_sync.notify_mode;
 -- the worker's pacing is a server setting (postgresql.conf, then a reload)
 SET channel_sync.notify_interval = '5ms';
 SELECT name, setting, unit, context, vartype, min_val, max_val, enumvals
-  FROM pg_catalog.pg_settings WHERE name LIKE 'channel_sync.notify%' ORDER BY name;
+  FROM pg_catalog.pg_settings WHERE name LIKE 'channel_sync.%notif%' ORDER BY name;
 -- any role may choose the mode of its own sessions
 CREATE ROLE regress_cs_notify_probe LOGIN;
 SET ROLE regress_cs_notify_probe;

@@ -59,6 +59,7 @@ const config_enum_entry kNotifyModes[] = {
     {"transaction", kTransaction, false}, {"batched", kBatched, false}, {nullptr, 0, false}};
 int notify_mode = kTransaction;
 int notify_interval_ms = 10;
+bool notifier_available = false;  // channel_sync.batched_notifier_available (read-only)
 
 // One database's notifier state, in shared memory, under notifier_shared::lock.
 struct database_slot {
@@ -394,6 +395,12 @@ void init_notifier() {
       "interval and are notified together. 0: no pacing, each NOTIFY as soon as the last one "
       "is done.",
       &notify_interval_ms, 10, 0, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable(
+      "channel_sync.batched_notifier_available",
+      "Whether channel_sync.notify_mode = batched takes effect (channel_sync is in "
+      "shared_preload_libraries).",
+      nullptr, &notifier_available, process_shared_preload_libraries_in_progress, PGC_INTERNAL,
+      GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr, nullptr, nullptr);
   RegisterXactCallback(on_transaction_end, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   prev_shmem_request_hook = shmem_request_hook;

@@ -299,9 +299,11 @@ def check_fallback_without_preload():
     c = create_catalog("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT, skus=2)
     listener = Listener("cs_notifier_fallback", MAIN_CLUSTER, MAIN_PORT)
     run(c, "SET channel_sync.notify_mode = batched")
+    available = run(c, "SHOW channel_sync.batched_notifier_available")[0][0]
     change(c, "S1")
     got = listener.collect(3, every_channel)
     me = backend_pid(c)
+    report("without shared_preload_libraries: batched_notifier_available is off", available == "off", available)
     report("without shared_preload_libraries batched mode notifies in the transaction",
            every_channel(got) and {p for p, _ in got} == {me}, f"got {got}, session {me}")
     listener.conn.close()
@@ -349,6 +351,8 @@ def check_no_worker_slot():
 def main():
     start_cluster(CLUSTER, PORT)
     c = create_catalog("nf")
+    available = run(c, "SHOW channel_sync.batched_notifier_available")[0][0]
+    report("preloaded: channel_sync.batched_notifier_available is on", available == "on", available)
     listener = Listener("nf")
     check_batched_wakes_from_worker(c, listener)
     check_not_before_commit(c, listener)
