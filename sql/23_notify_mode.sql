@@ -1,5 +1,9 @@
 -- The notify-mode GUCs: values, validation, who may set them. (Batched mode itself needs
 -- shared_preload_libraries: test/notifier runs it on a preloaded cluster of its own.)
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS channel_sync CASCADE;
+CREATE EXTENSION channel_sync;
+RESET client_min_messages;
 \set SHOW_CONTEXT never
 -- the GUCs exist once the library is loaded (the first channel_sync function call, or the preload)
 LOAD 'channel_sync';
@@ -24,3 +28,7 @@ SET channel_sync.notify_mode = batched;
 SHOW channel_sync.notify_mode;
 RESET ROLE;
 DROP ROLE regress_cs_notify_probe;
+-- notifier_status(): nothing to show without the preload (test/notifier checks it with one)
+SELECT count(*) AS databases_served FROM channel_sync.notifier_status();
+SELECT pg_catalog.has_function_privilege('channel_sync_reader', 'channel_sync.notifier_status()', 'EXECUTE') AS reader,
+       pg_catalog.has_function_privilege('channel_sync_connector', 'channel_sync.notifier_status()', 'EXECUTE') AS connector;

@@ -46,8 +46,9 @@ sleep 2
 # notifier worker sends it right after the commit; the changing session never notifies)
 q -c "UPDATE channel_sync.stock SET on_hand = on_hand + 5 WHERE sku = 'SKU-00042'"
 q -At -c "SELECT 'notify_mode ' || current_setting('channel_sync.notify_mode') || ': ' ||
-                 coalesce((SELECT 'NOTIFY sent by the notifier worker (pid ' || pid || ')' FROM pg_stat_activity
-                            WHERE backend_type = 'channel_sync notifier' AND datname = current_database()),
+                 coalesce((SELECT 'NOTIFYs sent by the notifier worker: ' || notifications || ' in ' ||
+                                  notify_transactions || ' transactions (notifier_status())'
+                             FROM channel_sync.notifier_status() WHERE database = current_database()),
                           'NOTIFY sent by the changing transaction')"
 for p in "${pids[@]}"; do wait "$p" || true; done
 echo "shop's file sink wrote $(wc -l <"$out/shop.jsonl") lines, e.g. $(head -1 "$out/shop.jsonl")"

@@ -16,7 +16,7 @@
 // it): the commit callback and the worker run outside any CS_FUNCTION.
 #include "propagation/notifier_pg.hpp"
 
-#include "common/pg_headers.hpp"
+#include "common/boundary.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -32,6 +32,9 @@ extern "C" {
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -69,6 +72,11 @@ struct database_slot {
   Latch* worker_latch;       // its latch, while running
   TimestampTz launched_at;   // when a worker was last registered and has not started; 0: none
   pending_channels pending;  // committed, not yet notified
+  // what the slot's workers sent since the slot was taken (channel_sync.notifier_status())
+  int64 notify_transactions;
+  int64 notifications;
+  TimestampTz last_notify_at;  // 0: none yet
+  pid_t worker_pid;
 };
 
 struct notifier_shared {
@@ -241,6 +249,7 @@ void detach_worker(int, Datum) {
   if (slot.database == MyDatabaseId && slot.worker_latch == MyLatch) {
     slot.worker_running = false;
     slot.worker_latch = nullptr;
+    slot.worker_pid = 0;
     cs::propagation::merge(slot.pending, worker_batch);
   }
   LWLockRelease(shared->lock);
@@ -255,6 +264,7 @@ bool attach_worker(Oid database) {
     database_slot& slot = shared->slots[k];
     slot.worker_running = true;
     slot.worker_latch = MyLatch;
+    slot.worker_pid = MyProcPid;
     slot.launched_at = 0;
     worker_slot = k;
   }
@@ -279,6 +289,7 @@ bool leave_if_idle() {
   if (idle) {
     slot.worker_running = false;
     slot.worker_latch = nullptr;
+    slot.worker_pid = 0;
     if (slot.launched_at == 0) slot.database = InvalidOid;
     worker_slot = -1;
   }
@@ -287,31 +298,48 @@ bool leave_if_idle() {
 }
 
 // NOTIFY every channel of the database (the set overflowed); none once the extension is gone.
-void notify_every_channel() {
+// Returns how many.
+int notify_every_channel() {
   Oid ns = get_namespace_oid("channel_sync", true);
-  if (!OidIsValid(ns) || !OidIsValid(get_relname_relid("channels", ns))) return;
+  if (!OidIsValid(ns) || !OidIsValid(get_relname_relid("channels", ns))) return 0;
+  int sent = 0;
   SPI_connect();
   PushActiveSnapshot(GetTransactionSnapshot());
   if (SPI_execute("SELECT channel_id FROM channel_sync.channels", true, 0) == SPI_OK_SELECT) {
     for (uint64 k = 0; k < SPI_processed; ++k) {
       char* channel_id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
-      if (channel_id != nullptr) Async_Notify(kNotifyChannel, channel_id);
+      if (channel_id == nullptr) continue;
+      Async_Notify(kNotifyChannel, channel_id);
+      ++sent;
     }
   }
   PopActiveSnapshot();
   SPI_finish();
+  return sent;
+}
+
+// Records a committed NOTIFY transaction of `sent` channels in the worker's slot.
+void count_notified(int sent) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  database_slot& slot = shared->slots[worker_slot];
+  ++slot.notify_transactions;
+  slot.notifications += sent;
+  slot.last_notify_at = GetCurrentTimestamp();
+  LWLockRelease(shared->lock);
 }
 
 void notify_batch() {
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   pgstat_report_activity(STATE_RUNNING, "NOTIFY channel_sync");
+  int sent = worker_batch.count;
   if (worker_batch.every_channel)
-    notify_every_channel();
+    sent = notify_every_channel();
   else
     for (int k = 0; k < worker_batch.count; ++k)
       Async_Notify(kNotifyChannel, worker_batch.names[k]);
   CommitTransactionCommand();
+  count_notified(sent);
   cs::propagation::clear(worker_batch);
   pgstat_report_activity(STATE_IDLE, nullptr);
 }
@@ -359,7 +387,70 @@ void serve_database() {
   }
 }
 
+// ---- channel_sync.notifier_status()
+
+// One database slot as notifier_status() shows it, copied under the lock.
+struct slot_view {
+  Oid database;
+  pid_t worker_pid;  // 0: no worker
+  int pending;
+  bool every_channel;
+  int transactions;
+  int64 notify_transactions;
+  int64 notifications;
+  TimestampTz last_notify_at;
+};
+
+// Copies the slots in use into out (kDatabasesMax entries); returns how many.
+int copy_slots(slot_view* out) {
+  if (shared == nullptr) return 0;
+  int n = 0;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  for (const database_slot& slot : shared->slots) {
+    if (slot.database == InvalidOid) continue;
+    out[n++] = slot_view{slot.database,      slot.worker_running ? slot.worker_pid : 0,
+                         slot.pending.count, slot.pending.every_channel,
+                         slot.transactions,  slot.notify_transactions,
+                         slot.notifications, slot.last_notify_at};
+  }
+  LWLockRelease(shared->lock);
+  return n;
+}
+
+// Appends one row to the function's result. Plain C frame: may ereport.
+void put_slot_row(ReturnSetInfo* rsinfo, const slot_view* v) {
+  Datum values[8];
+  bool nulls[8] = {false, false, false, false, false, false, false, false};
+  char* name = get_database_name(v->database);  // NULL once the database is gone
+  values[0] = name != nullptr ? CStringGetTextDatum(name) : 0;
+  nulls[0] = name == nullptr;
+  values[1] = Int32GetDatum(v->worker_pid);
+  nulls[1] = v->worker_pid == 0;
+  values[2] = Int32GetDatum(v->pending);
+  values[3] = BoolGetDatum(v->every_channel);
+  values[4] = Int32GetDatum(v->transactions);
+  values[5] = Int64GetDatum(v->notify_transactions);
+  values[6] = Int64GetDatum(v->notifications);
+  values[7] = TimestampTzGetDatum(v->last_notify_at);
+  nulls[7] = v->last_notify_at == 0;
+  tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 }  // namespace
+
+// notifier_status(): one row per database the batched notifier serves now; none without
+// shared_preload_libraries.
+CS_FUNCTION(notifier_status) {
+  slot_view views[kDatabasesMax];
+  int n = cs::pg::guard([&] { return copy_slots(views); });
+  cs::pg::guard([&] { InitMaterializedSRF(fcinfo, 0); });
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  for (int k = 0; k < n; ++k) {
+    const slot_view* v = &views[k];
+    cs::pg::guard([&] { put_slot_row(rsinfo, v); });
+  }
+  return PointerGetDatum(nullptr);
+}
 
 void channel_sync_notifier_main(Datum main_arg) {
   Oid database = DatumGetObjectId(main_arg);

@@ -124,6 +124,17 @@ def check_batched_wakes_from_worker(c, listener):
            elapsed_ms < 1000, f"{elapsed_ms:.0f} ms")
 
 
+def check_status(c):
+    rows = run(c, "SELECT database, worker_pid, pending_channels, wakes_every_channel, open_transactions,"
+                  " notify_transactions, notifications, last_notify_at IS NOT NULL"
+                  " FROM channel_sync.notifier_status() WHERE database = 'nf'")
+    workers = notifier_pids(c, "nf")
+    ok = (len(rows) == 1 and len(workers) == 1 and rows[0][1] == workers[0] and rows[0][2] == 0
+          and rows[0][3] is False and rows[0][4] == 0 and rows[0][5] >= 1 and rows[0][6] >= 2 and rows[0][7])
+    report("batched: notifier_status() shows the database's worker and what it sent", ok,
+           f"rows {rows}, workers {workers}")
+
+
 def check_not_before_commit(c, listener):
     listener.drain()
     run(c, "BEGIN")
@@ -355,6 +366,7 @@ def main():
     report("preloaded: channel_sync.batched_notifier_available is on", available == "on", available)
     listener = Listener("nf")
     check_batched_wakes_from_worker(c, listener)
+    check_status(c)
     check_not_before_commit(c, listener)
     check_rollback(c, listener)
     check_burst_coalesces(c, listener)
