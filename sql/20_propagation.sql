@@ -135,7 +135,7 @@ SELECT channel_sync.fail(:cap_msg, 'timeout', '0 s');
 SELECT status, attempts, last_error FROM channel_sync.outbox WHERE message_id = :cap_msg;
 SELECT count(*) AS dead_claimed FROM channel_sync.claim('amazon', 100, '1 ms') WHERE sku = 'CAP';
 -- requeue_dead makes it pending again, attempts reset
-SELECT channel_sync.requeue_dead('amazon') AS requeued;
+\! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c "SELECT channel_sync.requeue_dead('amazon') AS requeued" 2>&1 | sed -E 's/PID [0-9]+/PID N/'
 SELECT status, attempts FROM channel_sync.outbox WHERE message_id = :cap_msg;
 SELECT sku, attempts FROM channel_sync.claim('amazon', 100, '1 ms') WHERE sku = 'CAP';
 SELECT channel_sync.fail(:cap_msg, 'a', '0 s'), channel_sync.fail(:cap_msg, 'b', '0 s'), channel_sync.fail(:cap_msg, 'c', '0 s');
@@ -144,7 +144,7 @@ SELECT first_change_at AS dead_first_change FROM channel_sync.outbox WHERE messa
 UPDATE channel_sync.stock SET on_hand = 5 WHERE sku = 'CAP';
 SELECT status, attempts, qty, first_change_at = :'dead_first_change' AS first_change_kept
   FROM channel_sync.outbox WHERE message_id = :cap_msg;
-SELECT channel_sync.requeue_dead('amazon') AS nothing_dead;
+\! psql -qX -d "$DB" -c 'LISTEN channel_sync' -c "SELECT channel_sync.requeue_dead('amazon') AS nothing_dead" 2>&1 | sed -E 's/PID [0-9]+/PID N/'
 
 -- TRUNCATE would bypass the triggers: refused with a hint
 TRUNCATE channel_sync.stock;

@@ -1,6 +1,16 @@
 \echo Use "ALTER EXTENSION channel_sync UPDATE TO '0.4.0'" to load this file. \quit
--- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing. Keep
--- in step with src/ (the parts marked "-- since: 0.4.0"; test/upgrade compares).
+-- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
+-- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(). Keep in
+-- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
+-- test/upgrade compares).
+-- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
+-- way the triggers do (channel_sync.notify_mode), not with a pg_notify of their own.
+CREATE FUNCTION channel_sync._wake_listeners(channel_id text) RETURNS void
+  LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '_wake_listeners';
+COMMENT ON FUNCTION channel_sync._wake_listeners(text) IS 'Internal (C++): wakes the listeners of the channel once the transaction commits, as the propagation triggers do (NOTIFY in the transaction, or the batched notifier).';
+REVOKE EXECUTE ON FUNCTION channel_sync._wake_listeners(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync._wake_listeners(text) TO channel_sync_admin;
+
 -- notifier_status(): what the batched notifier (channel_sync.notify_mode = batched) is doing,
 -- for a DBA or a monitoring check: one row per database it serves now.
 CREATE FUNCTION channel_sync.notifier_status()
@@ -11,3 +21,63 @@ CREATE FUNCTION channel_sync.notifier_status()
 COMMENT ON FUNCTION channel_sync.notifier_status() IS 'Admin/reader: one row per database the batched notifier serves now (none unless channel_sync is in shared_preload_libraries): its worker (NULL between workers), channels committed and not yet notified (wakes_every_channel after an overflow), transactions that will mark at commit, and what its workers sent since the database got its slot.';
 REVOKE EXECUTE ON FUNCTION channel_sync.notifier_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.notifier_status() TO channel_sync_admin, channel_sync_reader;
+
+-- requeue_dead and verify: as in src/propagation/propagation.sql
+CREATE OR REPLACE FUNCTION channel_sync.requeue_dead(channel_id text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_channel text := requeue_dead.channel_id;
+  n integer;
+BEGIN
+  PERFORM channel_sync._assert_channel_access(p_channel);
+  UPDATE channel_sync.outbox o
+     SET status = 'pending', attempts = 0, next_attempt_at = '-infinity', leased_until = NULL,
+         claimed_version = NULL, claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL
+   WHERE o.channel_id = p_channel AND o.status = 'dead';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 THEN
+    PERFORM channel_sync._wake_listeners(p_channel);
+  END IF;
+  RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION channel_sync.verify(fix boolean DEFAULT false)
+  RETURNS TABLE(check_name text, channel_id text, sku text, expected text, found text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tg record;
+BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.channel_sync_verify_findings
+    (check_name text, channel_id text, sku text, expected text, found text) ON COMMIT DROP;
+  TRUNCATE pg_temp.channel_sync_verify_findings;
+  INSERT INTO pg_temp.channel_sync_verify_findings
+  SELECT 'trigger_disabled', NULL, NULL, pg_catalog.format('%s on %s enabled always', t.tgname, c.relname),
+         CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'O' THEN 'enabled (origin only)'
+                          WHEN 'R' THEN 'enabled (replica only)' ELSE t.tgenabled::text END
+    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'channel_sync'::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'A'
+     AND t.tgfoid IN ('channel_sync._retarget_on_change()'::regprocedure,
+                      'channel_sync._enqueue_listing_changes()'::regprocedure,
+                      'channel_sync._refuse_truncate()'::regprocedure);
+  INSERT INTO pg_temp.channel_sync_verify_findings SELECT * FROM channel_sync._verify_targets();
+  IF fix THEN
+    FOR tg IN SELECT t.tgname, c.relname FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+               WHERE c.relnamespace = 'channel_sync'::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'A'
+                 AND t.tgfoid IN ('channel_sync._retarget_on_change()'::regprocedure,
+                                  'channel_sync._enqueue_listing_changes()'::regprocedure,
+                                  'channel_sync._refuse_truncate()'::regprocedure) LOOP
+      EXECUTE pg_catalog.format('ALTER TABLE channel_sync.%I ENABLE ALWAYS TRIGGER %I', tg.relname, tg.tgname);
+    END LOOP;
+    -- rewrite drifted listings (their trigger enqueues), then enqueue unacknowledged versions;
+    -- the advisory lock is the triggers' "every SKU" retarget lock (see triggers_pg.cpp)
+    PERFORM pg_catalog.pg_advisory_xact_lock(1668481024, 0);
+    PERFORM channel_sync.recompute_targets();
+    PERFORM channel_sync._wake_listeners(q.channel_id) FROM (
+      SELECT DISTINCT r.channel_id FROM channel_sync._enqueue_unacked() AS r(channel_id)) q;
+  END IF;
+  RETURN QUERY SELECT f.check_name, f.channel_id, f.sku, f.expected, f.found
+                 FROM pg_temp.channel_sync_verify_findings f
+                ORDER BY f.check_name, f.channel_id NULLS FIRST, f.sku, f.expected;
+END
+$$;

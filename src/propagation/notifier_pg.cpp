@@ -44,6 +44,7 @@ PGDLLEXPORT void channel_sync_notifier_main(Datum main_arg);
 }
 
 #include <cstring>
+#include <string>
 
 #include "propagation/notify_batch.hpp"
 
@@ -450,6 +451,14 @@ CS_FUNCTION(notifier_status) {
     cs::pg::guard([&] { put_slot_row(rsinfo, v); });
   }
   return PointerGetDatum(nullptr);
+}
+
+// _wake_listeners(channel_id text): wake_listeners() for SQL (requeue_dead, verify).
+CS_FUNCTION(_wake_listeners) {
+  std::string channel_id = cs::pg::text_to_string(PG_GETARG_DATUM(0));
+  const char* id = channel_id.c_str();
+  cs::pg::guard([&] { cs::propagation::wake_listeners(id); });
+  PG_RETURN_VOID();
 }
 
 void channel_sync_notifier_main(Datum main_arg) {

@@ -223,7 +223,7 @@ BEGIN
    WHERE o.channel_id = p_channel AND o.status = 'dead';
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n > 0 THEN
-    PERFORM pg_catalog.pg_notify('channel_sync', p_channel);
+    PERFORM channel_sync._wake_listeners(p_channel);
   END IF;
   RETURN n;
 END
@@ -262,7 +262,7 @@ BEGIN
     -- the advisory lock is the triggers' "every SKU" retarget lock (see triggers_pg.cpp)
     PERFORM pg_catalog.pg_advisory_xact_lock(1668481024, 0);
     PERFORM channel_sync.recompute_targets();
-    PERFORM pg_catalog.pg_notify('channel_sync', q.channel_id) FROM (
+    PERFORM channel_sync._wake_listeners(q.channel_id) FROM (
       SELECT DISTINCT r.channel_id FROM channel_sync._enqueue_unacked() AS r(channel_id)) q;
   END IF;
   RETURN QUERY SELECT f.check_name, f.channel_id, f.sku, f.expected, f.found

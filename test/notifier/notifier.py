@@ -188,6 +188,20 @@ def check_transaction_mode(c, listener):
            every_channel(got) and {pid for pid, _ in got} == {me}, f"got {got}, session {me}")
 
 
+def check_requeue_dead_batched(c, listener):
+    deliver_everything(c)
+    change(c, "S9")  # new messages; one of shop's goes dead
+    listener.collect(3, every_channel)
+    run(c, "UPDATE channel_sync.outbox SET status = 'dead' WHERE channel_id = 'shop' AND sku = 'S9'")
+    listener.drain()
+    requeued = run(c, "SELECT channel_sync.requeue_dead('shop')")[0][0]
+    got = listener.collect(3, lambda g: any(p == "shop" for _, p in g))
+    workers = notifier_pids(c, "nf")
+    report("batched: requeue_dead() wakes through the notifier worker too",
+           requeued == 1 and [p for _, p in got] == ["shop"] and {p for p, _ in got} == set(workers),
+           f"requeued {requeued}, got {got}, workers {workers}")
+
+
 def check_prepare_refused(c):
     deliver_everything(c)
     run(c, "BEGIN")
@@ -371,6 +385,7 @@ def main():
     check_rollback(c, listener)
     check_burst_coalesces(c, listener)
     check_transaction_mode(c, listener)
+    check_requeue_dead_batched(c, listener)
     check_prepare_refused(c)
     check_second_database(c, listener)
     check_idle_worker_leaves(c)
