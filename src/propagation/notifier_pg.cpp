@@ -69,8 +69,7 @@ bool notifier_available = false;  // channel_sync.batched_notifier_available (re
 struct database_slot {
   Oid database;              // InvalidOid: free
   int transactions;          // open transactions of this database that will mark at commit
-  bool worker_running;       // a worker serves the slot (set by the worker itself)
-  Latch* worker_latch;       // its latch, while running
+  Latch* worker_latch;       // the serving worker's latch (set by the worker); null: none
   TimestampTz launched_at;   // when a worker was last registered and has not started; 0: none
   pending_channels pending;  // committed, not yet notified
   // what the slot's workers sent since the slot was taken (channel_sync.notifier_status())
@@ -120,9 +119,8 @@ void attach_shared_memory() {
   auto* s = static_cast<notifier_shared*>(
       ShmemInitStruct("channel_sync notifier", sizeof(notifier_shared), &found));
   if (!found) {
-    std::memset(s, 0, sizeof(*s));
+    std::memset(s, 0, sizeof(*s));  // every slot free, its pending set empty
     s->lock = &GetNamedLWLockTranche(kTranche)->lock;
-    for (database_slot& slot : s->slots) cs::propagation::clear(slot.pending);
   }
   LWLockRelease(AddinShmemInitLock);
   shared = s;
@@ -141,9 +139,8 @@ int find_or_take_slot(Oid database) {
   k = find_slot(InvalidOid);
   if (k < 0) return -1;
   database_slot& slot = shared->slots[k];
-  std::memset(&slot, 0, sizeof(slot));
+  std::memset(&slot, 0, sizeof(slot));  // no worker, nothing pending, no counts
   slot.database = database;
-  cs::propagation::clear(slot.pending);
   return k;
 }
 
@@ -173,7 +170,7 @@ bool join_database_slot() {
   if (k >= 0) {
     database_slot& slot = shared->slots[k];
     ++slot.transactions;
-    launch = !slot.worker_running &&
+    launch = slot.worker_latch == nullptr &&
              (slot.launched_at == 0 ||
               TimestampDifferenceExceeds(slot.launched_at, now, kRelaunchAfterMs));
     if (launch) slot.launched_at = now;
@@ -208,7 +205,7 @@ void publish_or_drop_marks(bool committed) {
   --slot.transactions;
   if (committed && !cs::propagation::is_empty(tx.channels)) {
     cs::propagation::merge(slot.pending, tx.channels);
-    if (slot.worker_running) latch = slot.worker_latch;
+    latch = slot.worker_latch;
   }
   LWLockRelease(shared->lock);
   if (latch != nullptr) SetLatch(latch);
@@ -241,6 +238,12 @@ void on_transaction_end(XactEvent event, void*) {
 int worker_slot = -1;
 pending_channels worker_batch;  // taken from the slot, not yet notified
 
+// The slot has no worker any more. Caller holds the lock.
+void stop_serving(database_slot& slot) {
+  slot.worker_latch = nullptr;
+  slot.worker_pid = 0;
+}
+
 // Before the worker leaves (idle, SIGTERM or an error): the slot is no longer served and an
 // unsent batch goes back into it for the next worker.
 void detach_worker(int, Datum) {
@@ -248,9 +251,7 @@ void detach_worker(int, Datum) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   database_slot& slot = shared->slots[worker_slot];
   if (slot.database == MyDatabaseId && slot.worker_latch == MyLatch) {
-    slot.worker_running = false;
-    slot.worker_latch = nullptr;
-    slot.worker_pid = 0;
+    stop_serving(slot);
     cs::propagation::merge(slot.pending, worker_batch);
   }
   LWLockRelease(shared->lock);
@@ -260,10 +261,9 @@ void detach_worker(int, Datum) {
 bool attach_worker(Oid database) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   int k = find_slot(database);
-  bool ok = k >= 0 && !shared->slots[k].worker_running;
+  bool ok = k >= 0 && shared->slots[k].worker_latch == nullptr;
   if (ok) {
     database_slot& slot = shared->slots[k];
-    slot.worker_running = true;
     slot.worker_latch = MyLatch;
     slot.worker_pid = MyProcPid;
     slot.launched_at = 0;
@@ -288,9 +288,7 @@ bool leave_if_idle() {
   database_slot& slot = shared->slots[worker_slot];
   bool idle = slot.transactions == 0 && cs::propagation::is_empty(slot.pending);
   if (idle) {
-    slot.worker_running = false;
-    slot.worker_latch = nullptr;
-    slot.worker_pid = 0;
+    stop_serving(slot);
     if (slot.launched_at == 0) slot.database = InvalidOid;
     worker_slot = -1;
   }
@@ -409,10 +407,9 @@ int copy_slots(slot_view* out) {
   LWLockAcquire(shared->lock, LW_SHARED);
   for (const database_slot& slot : shared->slots) {
     if (slot.database == InvalidOid) continue;
-    out[n++] = slot_view{slot.database,      slot.worker_running ? slot.worker_pid : 0,
-                         slot.pending.count, slot.pending.every_channel,
-                         slot.transactions,  slot.notify_transactions,
-                         slot.notifications, slot.last_notify_at};
+    out[n++] = slot_view{
+        slot.database,     slot.worker_pid,          slot.pending.count, slot.pending.every_channel,
+        slot.transactions, slot.notify_transactions, slot.notifications, slot.last_notify_at};
   }
   LWLockRelease(shared->lock);
   return n;
