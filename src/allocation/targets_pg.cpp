@@ -2,8 +2,8 @@
 // locations, SKUs, bundle components, stock, channel prices, listings) stream through SPI
 // cursors into flat C++ arrays, the pure engine (allocator.hpp) allocates every SKU, and
 // only the changed listings are written back with one upsert per 50,000 rows.
-// Plans are prepared once per backend (SPI_keepplan); a small SKU set (trigger path) uses
-// the `= ANY($1)` variants of the same scans.
+// Plans are prepared once per backend (SPI_keepplan); a SKU subset (a trigger, ingest) uses
+// the "_some" variants of the same scans, restricted to the set.
 #include "common/boundary.hpp"
 
 extern "C" {
@@ -188,6 +188,11 @@ struct plan_spec {
   Oid types[5];
 };
 
+// The SKU set $1 of a "_some" scan, as a subquery: the generic plan hashes it or probes an
+// index per SKU. `= ANY($1)` with a parameter cannot be hashed, and where the generic plan
+// seq-scans a small table (bundle_components) it compares every row with every element.
+#define CS_SKU_SET "(SELECT pg_catalog.unnest($1))"
+
 // The order of line ol, when it is not cancelled and was placed in the velocity window ($2
 // seconds), found by its key.
 #define CS_ORDER_IN_WINDOW                                                             \
@@ -206,17 +211,17 @@ const plan_spec kPlans[q_count] = {
     {"SELECT location_id, active FROM channel_sync.locations ORDER BY location_id", 0, {}},
     {"SELECT channel_id, location_id FROM channel_sync.channel_locations", 0, {}},
     {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus", 0, {}},
-    {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus WHERE sku = ANY($1)",
+    {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus WHERE sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT bundle_sku, component_sku, qty_per FROM channel_sync.bundle_components", 0, {}},
     {"SELECT bundle_sku, component_sku, qty_per FROM channel_sync.bundle_components "
-     "WHERE bundle_sku = ANY($1)",
+     "WHERE bundle_sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock", 0, {}},
     {"SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock "
-     "WHERE sku = ANY($1)",
+     "WHERE sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, buffer, (reserve_pct * 100)::int4, (list_pct * 100)::int4, cap, "
@@ -226,17 +231,17 @@ const plan_spec kPlans[q_count] = {
     // (channel_id, sku) is the only index: reach it through the channels (a nested loop)
     {"SELECT r.sku, r.channel_id, r.buffer, (r.reserve_pct * 100)::int4, (r.list_pct * 100)::int4, "
      "r.cap, r.low_stock_cutoff, r.dynamic_buffer FROM channel_sync.channels c "
-     "JOIN channel_sync.allocation_rules r ON r.channel_id = c.channel_id AND r.sku = ANY($1)",
+     "JOIN channel_sync.allocation_rules r ON r.channel_id = c.channel_id AND r.sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, price FROM channel_sync.channel_prices", 0, {}},
     {"SELECT p.sku, p.channel_id, p.price FROM channel_sync.channels c "
-     "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku = ANY($1)",
+     "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
     {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings "
-     "WHERE sku = ANY($1)",
+     "WHERE sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
     {"SELECT channel_id, pg_catalog.date_part('epoch', pg_catalog.percentile_cont(0.95) "
@@ -366,16 +371,17 @@ const plan_spec kPlans[q_count] = {
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID, INT8ARRAYOID}},
 };
 
-// [0]: left to the plan cache, which plans the first executions with the arrays in view (a
-// full or large SKU set gets a seq scan) and keeps a generic plan once it costs no more
-// (forcing custom plans made 1,000-event batches ~15 % slower); [1]: one generic plan for
-// small SKU sets (the trigger path),
-// so a single-SKU statement does not re-plan every query (a custom plan for `= ANY($1)` with
-// one element looks cheaper than the generic one, so the plan cache never switches by itself).
+// [0]: left to the plan cache, which plans with the arrays in view (a full or very large SKU
+// set gets seq scans and hash joins); [1]: one generic plan, for every other SKU set. A custom
+// plan of a 1,000-SKU set cost ~10 % of an ingest_batch() in planning alone (the selectivity
+// of each element), and a single-SKU custom plan looks cheaper than the generic one, so the
+// plan cache would re-plan every trigger.
 SPIPlanPtr plans[2][q_count] = {};
 
+// SKU sets up to this size are read without SQL, or with one query (load_small()).
+constexpr size_t kSmallSetMaxSkus = 64;
 // SKU sets up to this size use the generic plans.
-constexpr size_t kGenericPlanMaxSkus = 64;
+constexpr size_t kGenericPlanMaxSkus = 10000;
 
 // The prepared plan for id, preparing and keeping it on first use.
 SPIPlanPtr plan(plan_id id, bool generic = false) {
@@ -490,7 +496,7 @@ class world {
   void allocate_sku(uint32_t i, channel_results& out,
                     std::vector<const std::string*>& prices) const;
   bool full() const { return full_; }
-  bool small() const { return small_; }
+  bool generic() const { return generic_; }
   bool direct() const { return direct_; }
   Datum sku_array() const { return sku_array_; }
   // The current listings of the SKUs, when load() read them with the rest (small sets).
@@ -522,7 +528,8 @@ class world {
                 char* nulls);
 
   bool full_ = true;
-  bool small_ = false;  // a few SKUs: generic plans
+  bool small_ = false;    // a few SKUs: direct reads, or load_small()
+  bool generic_ = false;  // not too many SKUs: generic plans
   bool reuse_recent_lag_ = false;
   bool direct_ = false;  // read (and written) without SQL
   Datum sku_array_ = 0;
@@ -1013,7 +1020,7 @@ void world::load_lag(const std::vector<std::string>& dynamic_channels, bool meas
   }
   if (measure) {
     std::unordered_map<std::string, double> p95_hours;
-    scan(plan(q_lag, small_), args, nulls, {col::text, col::float8},
+    scan(plan(q_lag, generic_), args, nulls, {col::text, col::float8},
          [&](const cell* cells, size_t n) {
            for (size_t r = 0; r < n; ++r)
              if (!cells[r * 2 + 1].null)
@@ -1048,7 +1055,7 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   double window_hours = velocity_window_minutes / 60.0;
   args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
   args[2] = skus != nullptr ? sku_array_ : 0;
-  scan(plan(skus != nullptr ? q_velocity_some : q_velocity, small_), args, nulls,
+  scan(plan(skus != nullptr ? q_velocity_some : q_velocity, generic_), args, nulls,
        {col::text, col::text, col::float8}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            int64_t c = find_channel(view(cells[r * 3]));
@@ -1062,7 +1069,8 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
 
 void world::load(const std::vector<std::string>* skus) {
   full_ = skus == nullptr;
-  small_ = !full_ && skus->size() <= kGenericPlanMaxSkus;
+  small_ = !full_ && skus->size() <= kSmallSetMaxSkus;
+  generic_ = !full_ && skus->size() <= kGenericPlanMaxSkus;
   // a few SKUs are read (and written) without SQL; for 1,000 SKUs (an ingest_batch()) the
   // set scans below measured as fast as 1,000 x 11 direct lookups
   direct_ = small_ && load_direct(*skus);
@@ -1076,7 +1084,7 @@ void world::load(const std::vector<std::string>* skus) {
   Datum* a = full_ ? nullptr : args;
   const char* no_nulls = full_ ? nullptr : " ";
 
-  scan(plan(full_ ? q_skus_all : q_skus_some, small_), a, no_nulls,
+  scan(plan(full_ ? q_skus_all : q_skus_some, generic_), a, no_nulls,
        {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -1089,7 +1097,7 @@ void world::load(const std::vector<std::string>* skus) {
 
   // Bundle components (and, for a SKU subset, the components' own rows for their stock).
   std::vector<std::string> extra;
-  scan(plan(full_ ? q_components_all : q_components_some, small_), a, no_nulls,
+  scan(plan(full_ ? q_components_all : q_components_some, generic_), a, no_nulls,
        {col::text, col::text, col::int4}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -1113,7 +1121,7 @@ void world::load(const std::vector<std::string>* skus) {
     stock_args[0] = text_array(all_skus);
   }
   int64_t hint = -1;
-  scan(plan(full_ ? q_stock_all : q_stock_some, small_), full_ ? nullptr : stock_args, no_nulls,
+  scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
          std::string_view last_loc;
          size_t loc = 0;
@@ -1136,7 +1144,7 @@ void world::load(const std::vector<std::string>* skus) {
          }
        });
 
-  scan(plan(full_ ? q_overrides_all : q_overrides_some, small_), a, no_nulls,
+  scan(plan(full_ ? q_overrides_all : q_overrides_some, generic_), a, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
        [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
@@ -1152,7 +1160,7 @@ void world::load(const std::vector<std::string>* skus) {
        });
 
   hint = -1;
-  scan(plan(full_ ? q_prices_all : q_prices_some, small_), a, no_nulls,
+  scan(plan(full_ ? q_prices_all : q_prices_some, generic_), a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
@@ -1631,7 +1639,7 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     Datum args[1];
     if (!w.full()) args[0] = w.sku_array();
     int64_t hint = -1;
-    scan(plan(w.full() ? q_listings_all : q_listings_some, w.small()), w.full() ? nullptr : args,
+    scan(plan(w.full() ? q_listings_all : q_listings_some, w.generic()), w.full() ? nullptr : args,
          w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
          [&](const cell* cells, size_t n) {
            for (size_t r = 0; r < n; ++r) {

@@ -114,7 +114,7 @@ const plan_def kPlans[P_COUNT] = {
    " ORDER BY b.component_sku", 1, {TEXTOID}},
   {"SELECT 1 FROM channel_sync.locations AS l WHERE l.location_id = $1", 1, {TEXTOID}},
   {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
-   " WHERE s.sku = ANY ($1) AND s.location_id = ANY ($2) ORDER BY s.sku, s.location_id FOR UPDATE",
+   " WHERE s.sku IN (SELECT pg_catalog.unnest($1)) AND s.location_id = ANY ($2) ORDER BY s.sku, s.location_id FOR UPDATE",
    2, {TEXTARRAYOID, TEXTARRAYOID}},
   {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
    " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING 1",
@@ -173,12 +173,12 @@ const plan_def kPlans[P_COUNT] = {
    " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n) ORDER BY u.n"
    " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.idempotency_key, e.event_id",
    5, {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID}},
-  {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku = ANY ($1)", 1, {TEXTARRAYOID}},
+  {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku IN (SELECT pg_catalog.unnest($1))", 1, {TEXTARRAYOID}},
   {"SELECT a.external_id, s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
-   " WHERE a.channel_id = $1 AND a.external_id = ANY ($2)", 2, {TEXTOID, TEXTARRAYOID}},
+   " WHERE a.channel_id = $1 AND a.external_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
   {"SELECT b.bundle_sku, b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b"
-   " WHERE b.bundle_sku = ANY ($1) ORDER BY 1, 2", 1, {TEXTARRAYOID}},
-  {"SELECT o.order_id, o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = ANY ($2)"
+   " WHERE b.bundle_sku IN (SELECT pg_catalog.unnest($1)) ORDER BY 1, 2", 1, {TEXTARRAYOID}},
+  {"SELECT o.order_id, o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id IN (SELECT pg_catalog.unnest($2))"
    " ORDER BY o.order_id FOR UPDATE", 2, {TEXTOID, TEXTARRAYOID}},
   {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
    " SELECT $1, u.o, 'placed', u.x, u.t, u.t, u.e FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::int8[]) AS u (o, x, t, e)"
@@ -208,13 +208,13 @@ SPIPlanPtr plans[P_COUNT];
 SPIPlanPtr plan_for(plan_id id) {
   if (plans[id] != nullptr) return plans[id];
   const plan_def* d = &kPlans[id];
-  // statements over arrays (= ANY, unnest) keep custom plans: a generic plan cannot see
-  // how short the arrays are; every other statement is planned once, generically
-  bool generic = std::string(d->sql).find("[]") == std::string::npos &&
-                 std::string(d->sql).find("ANY") == std::string::npos;
-  int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
-  SPIPlanPtr p =
-      guard([&] { return cs::pg::prepare_kept_plan(d->sql, d->nargs, d->types, options); });
+  // Planned once, generically, statements over arrays too: a custom plan of a 1,000-element
+  // `= ANY` cost more in selectivity estimates than the statement took to run. Sets are
+  // joined as `IN (SELECT unnest(...))`, which the generic plan hashes or probes an index
+  // with; a parameter array under `= ANY` is compared element by element with every row.
+  SPIPlanPtr p = guard([&] {
+    return cs::pg::prepare_kept_plan(d->sql, d->nargs, d->types, CURSOR_OPT_GENERIC_PLAN);
+  });
   plans[id] = p;
   return p;
 }
