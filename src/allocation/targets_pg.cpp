@@ -9,6 +9,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "storage/bufmgr.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
@@ -75,6 +76,18 @@ struct cell {
 };
 
 constexpr int kMaxColumns = 16;
+
+// A heap TID as one number (0: none; offsets start at 1).
+uint64_t encode_tid(const ItemPointerData& tid) {
+  return (static_cast<uint64_t>(ItemPointerGetBlockNumberNoCheck(&tid)) << 16) |
+         ItemPointerGetOffsetNumberNoCheck(&tid);
+}
+
+ItemPointerData decode_tid(uint64_t v) {
+  ItemPointerData tid;
+  ItemPointerSet(&tid, static_cast<BlockNumber>(v >> 16), static_cast<OffsetNumber>(v & 0xffff));
+  return tid;
+}
 
 // Decodes one value into a cell. Plain C frame: may ereport.
 void decode_value(Datum d, bool isnull, col kind, cell* x) {
@@ -505,6 +518,7 @@ class world {
     bool qty_null, price_null;
     int32_t qty;
     std::string price;  // numeric payload
+    uint64_t tid;       // where load_direct() read it (encode_tid), else 0
   };
   bool listings_loaded() const { return listings_loaded_; }
   const std::vector<seen_listing>& listings() const { return listings_; }
@@ -737,10 +751,10 @@ void world::small_row(const cell* row, int& stage, std::vector<bool>& active,
       int64_t c = find_channel(view(b));
       if (sku < 0 || c < 0) break;
       const cell& n = row[k_n];
-      listings_.push_back(
-          {static_cast<uint32_t>(sku), static_cast<uint32_t>(c), row[k_i1].null, n.null,
-           static_cast<int32_t>(row[k_i1].i),
-           n.null ? std::string() : std::string(n.str, static_cast<size_t>(n.len))});
+      listings_.push_back({static_cast<uint32_t>(sku), static_cast<uint32_t>(c), row[k_i1].null,
+                           n.null, static_cast<int32_t>(row[k_i1].i),
+                           n.null ? std::string() : std::string(n.str, static_cast<size_t>(n.len)),
+                           row[k_i2].null ? 0 : static_cast<uint64_t>(row[k_i2].i)});
       break;
     }
     default:
@@ -842,6 +856,61 @@ fetched_rows fetch(Relation heap, Relation index, Snapshot snap,
   return f;
 }
 
+// allocation_rules read whole when it fits in one page (a default per channel and a few
+// per-SKU rules, the usual table): one scan instead of a key lookup per channel for the
+// defaults and per channel and SKU for the overrides. A larger table is read by its key.
+struct rules_source {
+  fetched_rows all;
+  bool whole = false;
+  AttrNumber channel_att = InvalidAttrNumber, sku_att = InvalidAttrNumber;
+};
+
+// Plain C frame.
+void read_rules_whole(Relation rules, Snapshot snap, rules_source* src) {
+  src->whole = RelationGetNumberOfBlocks(rules) <= 1;
+  if (!src->whole) return;
+  src->all.desc = RelationGetDescr(rules);
+  src->channel_att = pg::column_number(rules, "channel_id");
+  src->sku_att = pg::column_number(rules, "sku");
+  pg::fetch_all(rules, snap, &src->all.rows, &src->all.count);
+}
+
+// Text column att of row, as a view (empty and *isnull for NULL). Plain C frame.
+std::string_view text_column(HeapTuple row, TupleDesc desc, AttrNumber att, bool* isnull) {
+  Datum v = heap_getattr(row, att, desc, isnull);
+  if (*isnull) return {};
+  text* t = DatumGetTextPP(v);
+  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// The rows of a whole-read rules table that keep(channel, sku, sku_null) selects.
+template <typename F>
+fetched_rows select_rules(const rules_source& src, F&& keep) {
+  fetched_rows f;
+  f.desc = src.all.desc;
+  f.rows = static_cast<HeapTuple*>(pg::guard(
+      [&] { return palloc(sizeof(HeapTuple) * static_cast<size_t>(std::max(src.all.count, 1))); }));
+  for (int r = 0; r < src.all.count; ++r) {
+    bool channel_null = false, sku_null = false;
+    std::string_view channel, sku;
+    pg::guard([&] {
+      channel = text_column(src.all.rows[r], src.all.desc, src.channel_att, &channel_null);
+      sku = text_column(src.all.rows[r], src.all.desc, src.sku_att, &sku_null);
+    });
+    if (keep(channel, sku, sku_null)) f.rows[f.count++] = src.all.rows[r];
+  }
+  return f;
+}
+
+// The default rule of a channel.
+fetched_rows default_rule(const direct_tables& t, const rules_source& src,
+                          const std::string& channel) {
+  if (!src.whole) return fetch(t.rules, t.rules_key, t.snap, {&channel, nullptr});
+  return select_rules(src, [&](std::string_view c, std::string_view, bool sku_null) {
+    return sku_null && c == channel;
+  });
+}
+
 // A column the direct loader reads: its name, how to read it, the q_small column it fills.
 struct direct_column {
   const char* name;
@@ -902,6 +971,9 @@ bool world::load_direct(const std::vector<std::string>& skus) {
   direct_tables t{};
   direct_tables* tp = &t;
   if (!pg::guard([&] { return open_direct(tp); })) return false;
+  rules_source rules;
+  rules_source* rp = &rules;
+  pg::guard([&] { read_rules_whole(tp->rules, tp->snap, rp); });
   int stage = -1;
   std::vector<bool> active;
   std::vector<char> listed, lists_any;
@@ -924,8 +996,7 @@ bool world::load_direct(const std::vector<std::string>& skus) {
                     std::string id(view(row[k_a]));
                     cell saved[k_ncols];
                     std::copy(row, row + k_ncols, saved);
-                    each_direct_row(fetch(t.rules, t.rules_key, t.snap, {&id, nullptr}), 0,
-                                    {CS_RULE_COLUMNS}, row, [] {});
+                    each_direct_row(default_rule(t, rules, id), 0, {CS_RULE_COLUMNS}, row, [] {});
                     for (small_col k : {k_kind, k_a, k_f, k_i7}) row[k] = saved[k];
                     small_row(row, stage, active, listed, lists_any);
                   });
@@ -967,24 +1038,38 @@ bool world::load_direct(const std::vector<std::string>& skus) {
             {"safety_stock", col::int4, k_i3}},
            keep);
   // 6: per-SKU rules of every channel
+  auto feed_overrides = [&](const fetched_rows& f) {
+    feed(6, f, {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, CS_RULE_COLUMNS}, keep);
+  };
+  if (rules.whole)
+    feed_overrides(select_rules(rules, [&](std::string_view, std::string_view sku, bool sku_null) {
+      return !sku_null && std::binary_search(sorted.begin(), sorted.end(), sku);
+    }));
   std::vector<std::string> channel_ids;
   for (const channel_row& ch : channels_) channel_ids.push_back(ch.id);
-  for (const std::string& s : skus)
-    for (const std::string& c : channel_ids)
-      feed(6, fetch(t.rules, t.rules_key, t.snap, {&c, &s}),
-           {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, CS_RULE_COLUMNS}, keep);
+  if (!rules.whole)
+    for (const std::string& s : skus)
+      for (const std::string& c : channel_ids)
+        feed_overrides(fetch(t.rules, t.rules_key, t.snap, {&c, &s}));
   // 7, 8: channel prices and the current listings
   for (const std::string& s : skus)
     feed(7, fetch(t.prices, t.prices_sku, t.snap, {&s}),
          {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, {"price", col::text, k_n}},
          keep);
-  for (const std::string& s : skus)
-    feed(8, fetch(t.listings, t.listings_sku, t.snap, {&s}),
+  // with where each was read, so the writer updates it without looking it up again
+  for (const std::string& s : skus) {
+    fetched_rows listings = fetch(t.listings, t.listings_sku, t.snap, {&s});
+    int at = 0;  // each_direct_row decodes the rows in order
+    feed(8, listings,
          {{"sku", col::text, k_a},
           {"channel_id", col::text, k_b},
           {"target_price", col::text, k_n},
           {"target_qty", col::int4, k_i1}},
-         keep);
+         [&] {
+           row[k_i2] = cell{
+               nullptr, 0, static_cast<int64_t>(encode_tid(listings.rows[at++]->t_self)), 0, false};
+         });
+  }
   pg::guard([&] { close_direct(tp); });
   // kinds that had no rows still need their loading finished
   cell end[k_ncols] = {};
@@ -1319,6 +1404,7 @@ Datum numeric_array(const std::vector<const std::string*>& payloads) {
 // One changed target and what the direct writer did with it. Plain data.
 struct direct_change {
   Datum channel, sku;  // text
+  uint64 tid;          // where the listing was read (encode_tid), else 0
   int32 qty;
   Datum price;          // numeric
   bool price_null;      // (a user's BEFORE trigger may write NULL)
@@ -1424,8 +1510,10 @@ bool update_listing_direct(pg::row_updater* lu, const direct_columns* c, direct_
 void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_columns* c,
                          direct_change* r) {
   Datum key[2] = {r->channel, r->sku};
-  for (;;) {
-    if (!pg::row_updater_find(lu, 2, key)) {
+  ItemPointerData tid = decode_tid(r->tid);
+  for (bool read_at_tid = r->tid != 0;; read_at_tid = false) {
+    if (!(read_at_tid && pg::row_updater_fetch(lu, &tid, 2, key)) &&
+        !pg::row_updater_find(lu, 2, key)) {
       r->missing = true;
       return;
     }
@@ -1473,12 +1561,14 @@ void write_direct(direct_change* rows, int n) {
 class listing_writer {
  public:
   explicit listing_writer(bool direct) : direct_(direct) {}
-  void add(const std::string& channel, std::string_view sku, int32_t qty,
-           const std::string& price) {
+  // tid: where the listing was read in this statement (encode_tid), else 0
+  void add(const std::string& channel, std::string_view sku, int32_t qty, const std::string& price,
+           uint64_t tid = 0) {
     channels_.push_back(channel);
     skus_.emplace_back(sku);
     qty_.push_back(qty);
     prices_.push_back(&price);
+    tids_.push_back(tid);
     if (channels_.size() >= kWriteChunk) flush();
   }
   void flush();
@@ -1496,6 +1586,7 @@ class listing_writer {
   std::vector<std::string> channels_, skus_;
   std::vector<int32_t> qty_;
   std::vector<const std::string*> prices_;
+  std::vector<uint64_t> tids_;
   int64_t written_ = 0;
 };
 
@@ -1504,6 +1595,7 @@ void listing_writer::clear() {
   skus_.clear();
   qty_.clear();
   prices_.clear();
+  tids_.clear();
 }
 
 // Writes the rows that have a listing directly, enqueues the messages the direct writer
@@ -1516,6 +1608,7 @@ void listing_writer::flush_direct() {
     rows[k].channel = PointerGetDatum(pg::string_to_text(channels_[k]));
     rows[k].sku = PointerGetDatum(pg::string_to_text(skus_[k]));
     rows[k].qty = qty_[k];
+    rows[k].tid = tids_[k];
     const std::string* p = prices_[k];
     rows[k].price = pg::guard([&] { return numeric_from_payload(p->data(), p->size()); });
   }
@@ -1562,6 +1655,7 @@ void listing_writer::flush_direct() {
   skus_ = std::move(keep_skus);
   qty_ = std::move(keep_qty);
   prices_ = std::move(keep_prices);
+  tids_.assign(channels_.size(), 0);
 }
 
 void listing_writer::flush() {
@@ -1622,6 +1716,7 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
   }
   // 0 = no listing yet, 1 = same target, 2 = changed
   std::vector<uint8_t> state(ns * nc, 0);
+  std::vector<uint64_t> tids(w.listings_loaded() ? ns * nc : 0, 0);
   // a listing is the same when its qty and price payload equal the target
   auto compare = [&](int64_t s, int64_t c, bool qty_null, int64_t qty, bool price_null,
                      const char* price_data, size_t price_len) {
@@ -1633,8 +1728,10 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     state[k] = same ? 1 : 2;
   };
   if (w.listings_loaded()) {
-    for (const auto& l : w.listings())
+    for (const auto& l : w.listings()) {
       compare(l.sku, l.channel, l.qty_null, l.qty, l.price_null, l.price.data(), l.price.size());
+      tids[static_cast<size_t>(l.sku) * nc + l.channel] = l.tid;
+    }
   } else {
     Datum args[1];
     if (!w.full()) args[0] = w.sku_array();
@@ -1662,7 +1759,9 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     if (!rows[i].wanted) continue;
     for (size_t c = 0; c < nc; ++c) {
       size_t k = i * nc + c;
-      if (state[k] != 1) writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k]);
+      if (state[k] != 1)
+        writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k],
+                   tids.empty() ? 0 : tids[k]);
     }
   }
   writer.flush();

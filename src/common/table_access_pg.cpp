@@ -87,6 +87,19 @@ static void equality_key(Relation index, int k, Datum value, bool isnull, ScanKe
   key->sk_collation = index->rd_indcollation[k - 1];
 }
 
+namespace {
+
+// Appends a copy of the row in slot to rows (size: its capacity).
+void append_copy(TupleTableSlot* slot, HeapTuple** rows, int* size, int* n) {
+  if (*n == *size) {
+    *size *= 2;
+    *rows = static_cast<HeapTuple*>(repalloc(*rows, sizeof(HeapTuple) * *size));
+  }
+  (*rows)[(*n)++] = ExecCopySlotHeapTuple(slot);
+}
+
+}  // namespace
+
 void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, const bool* nulls,
                   Snapshot snap, HeapTuple** out, int* count) {
   ScanKeyData skeys[INDEX_MAX_KEYS];
@@ -97,14 +110,21 @@ void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, c
   TupleTableSlot* slot = table_slot_create(heap, nullptr);
   int size = 4, n = 0;
   HeapTuple* rows = static_cast<HeapTuple*>(palloc(sizeof(HeapTuple) * size));
-  while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-    if (n == size) {
-      size *= 2;
-      rows = static_cast<HeapTuple*>(repalloc(rows, sizeof(HeapTuple) * size));
-    }
-    rows[n++] = ExecCopySlotHeapTuple(slot);
-  }
+  while (index_getnext_slot(scan, ForwardScanDirection, slot)) append_copy(slot, &rows, &size, &n);
   index_endscan(scan);
+  ExecDropSingleTupleTableSlot(slot);
+  *out = rows;
+  *count = n;
+}
+
+void fetch_all(Relation heap, Snapshot snap, HeapTuple** out, int* count) {
+  TableScanDesc scan = table_beginscan(heap, snap, 0, nullptr);
+  TupleTableSlot* slot = table_slot_create(heap, nullptr);
+  int size = 8, n = 0;
+  HeapTuple* rows = static_cast<HeapTuple*>(palloc(sizeof(HeapTuple) * size));
+  while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+    append_copy(slot, &rows, &size, &n);
+  table_endscan(scan);
   ExecDropSingleTupleTableSlot(slot);
   *out = rows;
   *count = n;
@@ -261,6 +281,20 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys) {
   index_rescan(u->scan, skeys, n, nullptr, 0);
   if (!index_getnext_slot(u->scan, ForwardScanDirection, u->found)) return false;
   slot_getallattrs(u->found);
+  return true;
+}
+
+bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
+  if (!table_tuple_fetch_row_version(u->rel, tid, u->snap, u->found)) return false;
+  slot_getallattrs(u->found);
+  for (int k = 0; k < n; ++k) {
+    AttrNumber att = u->index->rd_index->indkey.values[k];
+    if (att <= 0 || u->found->tts_isnull[att - 1]) return false;
+    RegProcedure eq = equality_proc(u->index->rd_opfamily[k], u->index->rd_opcintype[k]);
+    if (!DatumGetBool(OidFunctionCall2Coll(eq, u->index->rd_indcollation[k],
+                                           u->found->tts_values[att - 1], keys[k])))
+      return false;
+  }
   return true;
 }
 

@@ -26,6 +26,9 @@ Relation open_cs_relation(const char* name, LOCKMODE mode);
 void fetch_by_key(Relation heap, Relation index, int nkeys, const Datum* keys, const bool* nulls,
                   Snapshot snap, HeapTuple** out, int* count);
 
+// Copies of every row of heap visible to snap (for a table of a page or so), as fetch_by_key.
+void fetch_all(Relation heap, Snapshot snap, HeapTuple** out, int* count);
+
 // The snapshot SPI would read with now (after a command counter increment, so the rows of
 // the statement that is running are visible), pushed as the active one until
 // end_fresh_read().
@@ -80,6 +83,9 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* c
 // Finds the row whose unique key (the index's columns, in order) is keys[0..n); false when
 // there is none. On true, found holds it with every column deformed.
 bool row_updater_find(row_updater* u, int n, const Datum* keys);
+// The same for a row read earlier in the statement at tid: found there when that version is
+// still the one the updater sees and its key is keys[0..n); false: find it by its key.
+bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys);
 // Starts next as a copy of found (values and nulls arrays ready to change).
 void row_updater_begin_next(row_updater* u);
 // What row_updater_update did.
