@@ -64,3 +64,20 @@ SELECT count(*) AS listings_without_their_message
 UPDATE channel_sync.channel_prices SET price = price + 1;
 UPDATE channel_sync.stock SET safety_stock = 2 WHERE sku BETWEEN 'S-100' AND 'S-134';
 SELECT count(*) AS drift_after_all FROM channel_sync.verify();
+
+-- single-SKU re-targets read allocation_rules whole while it fits in one page, by its key
+-- once it does not: per-SKU rules on every SKU and channel (900 rows) take more pages
+SELECT pg_relation_size('channel_sync.allocation_rules') / current_setting('block_size')::int AS rule_pages_before;
+-- (S-010 has shop's per-SKU rule: buffer 3, cap 40)
+UPDATE channel_sync.stock SET on_hand = 90 WHERE sku = 'S-010' AND location_id = 'wh1';
+SELECT channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-010' ORDER BY channel_id;
+SELECT count(*) AS drift_one_page FROM channel_sync.verify();
+INSERT INTO channel_sync.allocation_rules (channel_id, sku, buffer, list_pct)
+SELECT c, format('S-%s', lpad(i::text, 3, '0')), i % 4, 50 + i % 50
+  FROM generate_series(1, 300) AS i, unnest(ARRAY['shop', 'amazon', 'etsy']) AS c
+ON CONFLICT (channel_id, sku) DO UPDATE SET buffer = excluded.buffer, list_pct = excluded.list_pct;
+SELECT pg_relation_size('channel_sync.allocation_rules') / current_setting('block_size')::int > 1 AS rules_take_pages;
+UPDATE channel_sync.stock SET on_hand = 77 WHERE sku = 'S-077' AND location_id = 'wh1';
+UPDATE channel_sync.stock SET on_hand = 33 WHERE sku = 'S-033';
+SELECT channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-077' ORDER BY channel_id;
+SELECT count(*) AS drift_many_rules FROM channel_sync.verify();
