@@ -133,11 +133,17 @@ int find_slot(Oid database) {
   return -1;
 }
 
-int find_or_take_slot(Oid database) {
-  int k = find_slot(database);
-  if (k >= 0) return k;
-  k = find_slot(InvalidOid);
-  if (k < 0) return -1;
+// The database's slot, else a free or abandoned one taken for it (see choose_slot); -1: none.
+// Caller holds the lock.
+int find_or_take_slot(Oid database, TimestampTz now) {
+  cs::propagation::slot_state states[kDatabasesMax];
+  for (int k = 0; k < kDatabasesMax; ++k) {
+    const database_slot& s = shared->slots[k];
+    states[k] = {s.database, s.worker_latch != nullptr, s.transactions, s.launched_at};
+  }
+  int k = cs::propagation::choose_slot(states, kDatabasesMax, database, now,
+                                       int64_t{kRelaunchAfterMs} * 1000);
+  if (k < 0 || shared->slots[k].database == database) return k;
   database_slot& slot = shared->slots[k];
   std::memset(&slot, 0, sizeof(slot));  // no worker, nothing pending, no counts
   slot.database = database;
@@ -165,7 +171,7 @@ bool register_worker(Oid database) {
 bool join_database_slot() {
   TimestampTz now = GetCurrentTimestamp();
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  int k = find_or_take_slot(MyDatabaseId);
+  int k = find_or_take_slot(MyDatabaseId, now);
   bool launch = false;
   if (k >= 0) {
     database_slot& slot = shared->slots[k];

@@ -42,4 +42,18 @@ int64_t flush_delay_us(int64_t now_us, int64_t last_flush_us, int64_t interval_u
   return interval_us - (now_us - last_flush_us);
 }
 
+int choose_slot(const slot_state* slots, int n, uint32_t database, int64_t now_us,
+                int64_t relaunch_after_us) {
+  int free_slot = -1, abandoned = -1;
+  for (int k = 0; k < n; ++k) {
+    const slot_state& s = slots[k];
+    if (s.database == database) return k;
+    if (s.database == 0 && free_slot < 0) free_slot = k;
+    if (s.database != 0 && !s.served && s.transactions == 0 && s.launched_at_us != 0 &&
+        now_us - s.launched_at_us > relaunch_after_us && abandoned < 0)
+      abandoned = k;
+  }
+  return free_slot >= 0 ? free_slot : abandoned;
+}
+
 }  // namespace cs::propagation

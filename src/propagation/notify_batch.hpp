@@ -33,4 +33,19 @@ void merge(pending_channels& into, const pending_channels& from);
 // microseconds; last_flush_us 0 means never.
 int64_t flush_delay_us(int64_t now_us, int64_t last_flush_us, int64_t interval_us);
 
+// A database's slot, as the choice of a slot sees it.
+struct slot_state {
+  uint32_t database;       // 0: free
+  bool served;             // a worker serves it
+  int transactions;        // open transactions that will mark it at commit
+  int64_t launched_at_us;  // when a worker was registered that has not started; 0: none
+};
+
+// The slot for `database` among slots[0..n): its own, else a free one, else one abandoned --
+// its worker was registered over relaunch_after_us ago and never started, and no transaction
+// counts on it (a database whose worker could not start, then no more changes: dropped, say).
+// -1: none. Taking an abandoned slot drops its unsent wakeups; connectors' polling covers them.
+int choose_slot(const slot_state* slots, int n, uint32_t database, int64_t now_us,
+                int64_t relaunch_after_us);
+
 }  // namespace cs::propagation

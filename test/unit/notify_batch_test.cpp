@@ -82,3 +82,25 @@ TEST(FlushDelay, ZeroIntervalNeverWaits) {
   EXPECT_EQ(flush_delay_us(1'000'000, 999'999, 0), 0);
   EXPECT_EQ(flush_delay_us(1'000'000, 1'000'000, 0), 0);
 }
+
+TEST(ChooseSlot, OwnSlotFirstThenAFreeOne) {
+  slot_state slots[3] = {{7, true, 0, 0}, {0, false, 0, 0}, {9, true, 2, 0}};
+  EXPECT_EQ(choose_slot(slots, 3, 9, 1000, 5000), 2);
+  EXPECT_EQ(choose_slot(slots, 3, 11, 1000, 5000), 1);
+}
+
+TEST(ChooseSlot, TakesASlotWhoseWorkerNeverStarted) {
+  // 5: registered at 0, never started, nothing counts on it; 6: the same, but launched recently
+  slot_state slots[3] = {{4, true, 0, 0}, {5, false, 0, 100}, {6, false, 0, 9000}};
+  EXPECT_EQ(choose_slot(slots, 3, 8, 10000, 5000), 1);
+  EXPECT_EQ(choose_slot(slots, 3, 8, 5000, 5000), -1);  // not abandoned yet
+}
+
+TEST(ChooseSlot, KeepsASlotThatIsServedOrCountedOn) {
+  slot_state served[1] = {{5, true, 0, 100}};
+  slot_state counted[1] = {{5, false, 1, 100}};
+  slot_state idle_unlaunched[1] = {{5, false, 0, 0}};
+  EXPECT_EQ(choose_slot(served, 1, 8, 100000, 5000), -1);
+  EXPECT_EQ(choose_slot(counted, 1, 8, 100000, 5000), -1);
+  EXPECT_EQ(choose_slot(idle_unlaunched, 1, 8, 100000, 5000), -1);
+}
