@@ -112,8 +112,39 @@ SELECT s.sku, s.location_id, s.reserved,
          WHERE l.sku = s.sku AND l.location_id = s.location_id) AS reserved_by_lines
   FROM channel_sync.stock s ORDER BY 1, 2;
 
+-- stock is written in place (no UPDATE statement) and re-targeted as retarget_on_update would:
+-- the order's listings move, every target agrees with a full recompute
+SELECT channel_id, target_qty FROM channel_sync.listings WHERE sku IN ('TEE', 'KIT') ORDER BY 1, sku;
+SELECT place('k-S1', 'S1', '[{"sku": "TEE", "qty": 2}]');
+SELECT channel_id, target_qty FROM channel_sync.listings WHERE sku IN ('TEE', 'KIT') ORDER BY 1, sku;
+SELECT count(*) AS drift FROM channel_sync.verify();
+-- a DBA's CHECK on stock holds there too, and the failed call leaves nothing behind
+ALTER TABLE channel_sync.stock ADD CONSTRAINT reserved_at_most_20 CHECK (reserved <= 20);
+SELECT place('k-S2', 'S2', '[{"sku": "TEE", "qty": 30}]');
+SELECT count(*) AS s2_orders FROM channel_sync.orders WHERE order_id = 'S2';
+ALTER TABLE channel_sync.stock DROP CONSTRAINT reserved_at_most_20;
+-- a user's statement trigger on stock sees ingest's stock changes (an UPDATE writes them then)
+CREATE TABLE stock_feed (sku text, location_id text, reserved int);
+CREATE FUNCTION feed_stock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.stock_feed SELECT sku, location_id, reserved FROM new_rows; RETURN NULL; END $$;
+CREATE TRIGGER feed AFTER UPDATE ON channel_sync.stock REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION feed_stock();
+SELECT place('k-S3', 'S3', '[{"sku": "CAP", "qty": 1}]');
+SELECT * FROM stock_feed;
+SELECT count(*) AS drift FROM channel_sync.verify();
+DROP TRIGGER feed ON channel_sync.stock;
+-- with retarget_on_update disabled ingest re-targets nothing, as an UPDATE would not; verify
+-- reports the disabled trigger and the drift
+ALTER TABLE channel_sync.stock DISABLE TRIGGER retarget_on_update;
+SELECT place('k-S4', 'S4', '[{"sku": "TEE", "qty": 1}]');
+SELECT check_name, channel_id, sku FROM channel_sync.verify() ORDER BY 1, 2, 3;
+ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_on_update;
+SELECT count(*) > 0 AS fixed FROM channel_sync.verify(fix => true);
+SELECT count(*) AS drift FROM channel_sync.verify();
+
 DROP VIEW placed;
 DROP FUNCTION place(text, text, jsonb);
-DROP TABLE order_feed, event_feed;
+DROP TABLE order_feed, event_feed, stock_feed;
+DROP FUNCTION feed_stock();
 DROP FUNCTION feed_order();
 DROP FUNCTION feed_event();

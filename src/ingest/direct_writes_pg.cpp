@@ -15,6 +15,7 @@ extern "C" {
 #include "executor/tuptable.h"
 }
 #include "common/table_access_pg.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -268,6 +269,63 @@ bool write_orders(const char* channel, const order_row* orders, int n, const lin
   if (line_rel != nullptr) relation_close(line_rel, NoLock);
   if (order_rel != nullptr) relation_close(order_rel, NoLock);
   return lines_open;
+}
+
+namespace {
+
+struct stock_columns {
+  AttrNumber on_hand, reserved;
+};
+
+constexpr const char* kStockChecks[] = {"on_hand_not_negative", "reserved_not_negative",
+                                        "safety_stock_not_negative"};
+
+// One row's change; its own constraints hold by construction, or the row goes to SQL.
+void update_stock_row(cpg::row_updater* u, const stock_columns& c, stock_delta* d) {
+  Datum keys[2] = {CStringGetTextDatum(d->sku), CStringGetTextDatum(d->location_id)};
+  for (;;) {
+    if (!cpg::row_updater_find(u, 2, keys)) {
+      d->outcome = stock_delta::missing;
+      return;
+    }
+    int64 on_hand = DatumGetInt32(u->found->tts_values[c.on_hand - 1]);
+    int64 reserved = DatumGetInt32(u->found->tts_values[c.reserved - 1]);
+    int64 next_on_hand = on_hand + d->on_hand_delta;
+    int64 next_reserved = reserved + d->reserved_delta < 0 ? 0 : reserved + d->reserved_delta;
+    if (next_on_hand < 0 || next_on_hand > PG_INT32_MAX || next_reserved > PG_INT32_MAX) {
+      d->outcome = stock_delta::to_sql;
+      return;
+    }
+    cpg::row_updater_begin_next(u);
+    u->next->tts_values[c.on_hand - 1] = Int32GetDatum(static_cast<int32>(next_on_hand));
+    u->next->tts_values[c.reserved - 1] = Int32GetDatum(static_cast<int32>(next_reserved));
+    cpg::update_result done = cpg::row_updater_update(u);
+    if (done == cpg::update_result::changed_concurrently) continue;
+    d->outcome = stock_delta::written;
+    d->changed = done == cpg::update_result::written &&
+                 (next_on_hand != on_hand || next_reserved != reserved);
+    return;
+  }
+}
+
+}  // namespace
+
+bool update_stock(stock_delta* deltas, int n) {
+  Relation rel = cpg::open_cs_relation("stock", RowExclusiveLock);
+  Relation key = cpg::open_cs_relation("stock_pkey", AccessShareLock);
+  bool usable = rel != nullptr && key != nullptr &&
+                cs::propagation::stock_triggers_as_installed(rel) &&
+                check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
+  if (usable) {
+    stock_columns c{cpg::column_number(rel, "on_hand"), cpg::column_number(rel, "reserved")};
+    cpg::row_updater u;
+    cpg::row_updater_open(&u, rel, RelationGetRelid(key), kStockChecks, count(kStockChecks));
+    for (int k = 0; k < n; ++k) update_stock_row(&u, c, &deltas[k]);
+    cpg::row_updater_close(&u);
+  }
+  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (rel != nullptr) relation_close(rel, NoLock);
+  return usable;
 }
 
 }  // namespace cs::ingest::pg

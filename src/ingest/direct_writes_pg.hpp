@@ -77,4 +77,21 @@ struct line_row {
 bool write_orders(const char* channel, const order_row* orders, int n, const line_row* lines,
                   int nlines, bool* placed);
 
+// A change of one stock row: on_hand += on_hand_delta, reserved = max(0, reserved +
+// reserved_delta), as ingest's UPDATE statement sets them.
+struct stock_delta {
+  const char* sku;
+  const char* location_id;
+  int32 on_hand_delta, reserved_delta;
+  // out: written (directly; its SKU to re-target if the row changed), missing (no such row),
+  // or to_sql (the UPDATE statement must write it: it would fail a constraint or overflow)
+  enum { written, missing, to_sql } outcome;
+  bool changed;  // out, when written: on_hand or reserved moved
+};
+
+// Updates stock rows in place (row_updater) when stock carries only channel_sync's triggers
+// (stock_triggers_as_installed) and no row-level security applies; the caller then re-targets
+// the changed SKUs (retarget_changed_stock). Returns false, having written nothing, otherwise.
+bool update_stock(stock_delta* deltas, int n);
+
 }  // namespace cs::ingest::pg

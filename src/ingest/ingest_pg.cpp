@@ -38,6 +38,7 @@ extern "C" {
 #include "ingest/event.hpp"
 #include "ingest/fingerprint.hpp"
 #include "ingest/orders.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 namespace {
 
@@ -547,6 +548,38 @@ struct stock_changes {
 };
 
 // Writes stock changes: one UPDATE for existing rows, one upsert for missing ones.
+void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
+                     const std::vector<int32_t>& dh, const std::vector<int32_t>& dr);
+
+// The stock rows updated in place, then what the stock trigger would re-target (see
+// stock_writes_pg.hpp); rows without a stock row yet, or that would fail a constraint, go
+// through SQL as before. False: stock carries someone else's trigger, nothing written.
+bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
+                        const std::vector<int32_t>& dh, const std::vector<int32_t>& dr) {
+  std::vector<ig::pg::stock_delta> deltas(skus.size());
+  for (size_t k = 0; k < skus.size(); ++k)
+    deltas[k] = {
+        skus[k].c_str(), locs[k].c_str(), dh[k], dr[k], ig::pg::stock_delta::missing, false};
+  ig::pg::stock_delta* d = deltas.data();
+  int n = static_cast<int>(deltas.size());
+  if (!guard([&] { return ig::pg::update_stock(d, n); })) return false;
+  std::vector<std::string> changed, sql_skus, sql_locs;
+  std::vector<int32_t> sql_dh, sql_dr;
+  for (size_t k = 0; k < deltas.size(); ++k) {
+    if (deltas[k].outcome == ig::pg::stock_delta::written) {
+      if (deltas[k].changed) changed.push_back(skus[k]);
+      continue;
+    }
+    sql_skus.push_back(skus[k]);
+    sql_locs.push_back(locs[k]);
+    sql_dh.push_back(dh[k]);
+    sql_dr.push_back(dr[k]);
+  }
+  cs::propagation::retarget_changed_stock(changed);
+  if (!sql_skus.empty()) write_stock_sql(sql_skus, sql_locs, sql_dh, sql_dr);
+  return true;
+}
+
 void write_stock(const stock_changes& c) {
   std::vector<std::string> skus, locs;
   std::vector<int32_t> dh, dr;
@@ -557,7 +590,13 @@ void write_stock(const stock_changes& c) {
     dh.push_back(static_cast<int32_t>(v.first));
     dr.push_back(static_cast<int32_t>(v.second));
   }
-  if (skus.empty()) return;
+  if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr)) write_stock_sql(skus, locs, dh, dr);
+}
+
+// The changes by an UPDATE statement (its trigger re-targets), and an INSERT of the rows that
+// do not exist yet.
+void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
+                     const std::vector<int32_t>& dh, const std::vector<int32_t>& dr) {
   rows r = skus.size() == 1
                ? run(P_STOCK_DELTA1, args().text(skus[0]).text(locs[0]).int4(dh[0]).int4(dr[0]))
                : run(P_STOCK_DELTA, args()

@@ -16,6 +16,9 @@
 extern "C" {
 #include "commands/async.h"
 #include "commands/trigger.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -42,6 +45,7 @@ extern "C" {
 #include "allocation/targets_pg.hpp"
 #include "propagation/notifier_pg.hpp"
 #include "propagation/outbox_sql.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 namespace {
 
@@ -330,6 +334,36 @@ const watched_table* find_watched(const char* relname) {
 }
 
 }  // namespace
+
+namespace cs::propagation {
+
+bool stock_triggers_as_installed(Relation stock) {
+  TriggerDesc* td = stock->trigdesc;
+  Oid ns = get_namespace_oid("channel_sync", true);
+  bool retarget_on_update = false;
+  for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+    const Trigger& t = td->triggers[i];
+    if (t.tgisinternal) continue;  // foreign-key checks
+    const char* fn = get_func_name(t.tgfoid);
+    bool ours = fn != nullptr && get_func_namespace(t.tgfoid) == ns &&
+                (strcmp(fn, "_retarget_on_change") == 0 || strcmp(fn, "_refuse_truncate") == 0 ||
+                 strcmp(fn, "_check_stock_sku") == 0);
+    if (!ours || t.tgenabled != TRIGGER_FIRES_ALWAYS) return false;
+    retarget_on_update |= strcmp(t.tgname, "retarget_on_update") == 0 &&
+                          TRIGGER_FOR_UPDATE(t.tgtype) && !TRIGGER_FOR_ROW(t.tgtype);
+  }
+  return retarget_on_update;
+}
+
+void retarget_changed_stock(const std::vector<std::string>& changed) {
+  std::set<std::string> skus(changed.begin(), changed.end());
+  if (skus.empty()) return;
+  for (std::string& b : bundles_of(changed)) skus.insert(std::move(b));
+  std::vector<std::string> all(skus.begin(), skus.end());
+  locked_retarget(&all);
+}
+
+}  // namespace cs::propagation
 
 // _retarget_on_change(): AFTER statement trigger on the tables that decide availability.
 CS_FUNCTION(_retarget_on_change) {

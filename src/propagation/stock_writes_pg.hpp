@@ -1,0 +1,26 @@
+// For a writer that updates stock rows without an UPDATE statement (ingest's direct path):
+// what channel_sync's stock triggers do after one, so propagation is the same.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/pg_headers.hpp"
+
+extern "C" {
+#include "utils/rel.h"
+}
+
+namespace cs::propagation {
+
+// Whether stock carries channel_sync's own triggers as installed (ENABLE ALWAYS, among them
+// retarget_on_update) and no trigger of anyone else's but foreign-key checks (row triggers
+// fire through the direct writer, statement triggers would not): only then do direct writes
+// followed by retarget_changed_stock() do what an UPDATE statement would. Plain C frame.
+bool stock_triggers_as_installed(Relation stock);
+
+// What retarget_on_update does after an UPDATE that changed stock rows of these SKUs: they
+// and the bundles containing them are re-targeted, under the re-target locks.
+void retarget_changed_stock(const std::vector<std::string>& skus);
+
+}  // namespace cs::propagation
