@@ -313,7 +313,9 @@ void update_stock_row(cpg::row_updater* u, const stock_columns& c, stock_delta* 
 bool update_stock(stock_delta* deltas, int n) {
   Relation rel = cpg::open_cs_relation("stock", RowExclusiveLock);
   Relation key = cpg::open_cs_relation("stock_pkey", AccessShareLock);
-  bool usable = rel != nullptr && key != nullptr &&
+  // READ COMMITTED only: the writer follows a concurrent update to the latest version, where
+  // an UPDATE under REPEATABLE READ or SERIALIZABLE fails with 40001
+  bool usable = !IsolationUsesXactSnapshot() && rel != nullptr && key != nullptr &&
                 cs::propagation::stock_triggers_as_installed(rel) &&
                 check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
   if (usable) {

@@ -89,8 +89,9 @@ struct stock_delta {
   bool changed;  // out, when written: on_hand or reserved moved
 };
 
-// Updates stock rows in place (row_updater) when stock carries only channel_sync's triggers
-// (stock_triggers_as_installed) and no row-level security applies; the caller then re-targets
+// Updates stock rows in place (row_updater) under READ COMMITTED, when stock carries only
+// channel_sync's triggers (stock_triggers_as_installed) and no row-level security applies; the
+// caller then re-targets
 // the changed SKUs (retarget_changed_stock). Returns false, having written nothing, otherwise.
 bool update_stock(stock_delta* deltas, int n);
 
