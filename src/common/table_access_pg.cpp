@@ -10,6 +10,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/rls.h"
 #include "executor/tuptable.h"
@@ -285,6 +286,8 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys) {
 }
 
 bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
+  // the page may be gone (VACUUM truncated the table after the row moved away)
+  if (ItemPointerGetBlockNumber(tid) >= RelationGetNumberOfBlocks(u->rel)) return false;
   if (!table_tuple_fetch_row_version(u->rel, tid, u->snap, u->found)) return false;
   slot_getallattrs(u->found);
   for (int k = 0; k < n; ++k) {
