@@ -91,8 +91,8 @@ struct stock_delta {
 
 // Updates stock rows in place (row_updater) under READ COMMITTED, when stock carries only
 // channel_sync's triggers (stock_triggers_as_installed) and no row-level security applies; the
-// caller then re-targets
-// the changed SKUs (retarget_changed_stock). Returns false, having written nothing, otherwise.
+// caller then re-targets the changed SKUs (retarget_changed_stock). Returns false, having
+// written nothing, otherwise.
 bool update_stock(stock_delta* deltas, int n);
 
 }  // namespace cs::ingest::pg

@@ -547,9 +547,33 @@ struct stock_changes {
   }
 };
 
-// Writes stock changes: one UPDATE for existing rows, one upsert for missing ones.
+// The changes by an UPDATE statement (its trigger re-targets), and an INSERT of the rows that
+// do not exist yet.
 void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
-                     const std::vector<int32_t>& dh, const std::vector<int32_t>& dr);
+                     const std::vector<int32_t>& dh, const std::vector<int32_t>& dr) {
+  rows r = skus.size() == 1
+               ? run(P_STOCK_DELTA1, args().text(skus[0]).text(locs[0]).int4(dh[0]).int4(dr[0]))
+               : run(P_STOCK_DELTA, args()
+                                        .datum(text_array(skus))
+                                        .datum(text_array(locs))
+                                        .datum(int_array(dh))
+                                        .datum(int_array(dr)));
+  if (r.count == skus.size()) return;
+  std::vector<std::pair<std::string, std::string>> found;
+  for (uint64 i = 0; i < r.count; ++i) found.emplace_back(r.text(i, 1), r.text(i, 2));
+  std::vector<std::string> ms, ml;
+  std::vector<int32_t> mh, mr;
+  for (size_t i = 0; i < skus.size(); ++i) {
+    if (std::find(found.begin(), found.end(), std::make_pair(skus[i], locs[i])) != found.end())
+      continue;
+    ms.push_back(skus[i]);
+    ml.push_back(locs[i]);
+    mh.push_back(dh[i]);
+    mr.push_back(dr[i]);
+  }
+  run(P_STOCK_INSERT,
+      args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
+}
 
 // The stock rows updated in place, then what the stock trigger would re-target (see
 // stock_writes_pg.hpp); rows without a stock row yet, or that would fail a constraint, go
@@ -580,6 +604,7 @@ bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<
   return true;
 }
 
+// Writes stock changes: in place where it can (write_stock_direct), else with SQL.
 void write_stock(const stock_changes& c) {
   std::vector<std::string> skus, locs;
   std::vector<int32_t> dh, dr;
@@ -591,34 +616,6 @@ void write_stock(const stock_changes& c) {
     dr.push_back(static_cast<int32_t>(v.second));
   }
   if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr)) write_stock_sql(skus, locs, dh, dr);
-}
-
-// The changes by an UPDATE statement (its trigger re-targets), and an INSERT of the rows that
-// do not exist yet.
-void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
-                     const std::vector<int32_t>& dh, const std::vector<int32_t>& dr) {
-  rows r = skus.size() == 1
-               ? run(P_STOCK_DELTA1, args().text(skus[0]).text(locs[0]).int4(dh[0]).int4(dr[0]))
-               : run(P_STOCK_DELTA, args()
-                                        .datum(text_array(skus))
-                                        .datum(text_array(locs))
-                                        .datum(int_array(dh))
-                                        .datum(int_array(dr)));
-  if (r.count == skus.size()) return;
-  std::vector<std::pair<std::string, std::string>> found;
-  for (uint64 i = 0; i < r.count; ++i) found.emplace_back(r.text(i, 1), r.text(i, 2));
-  std::vector<std::string> ms, ml;
-  std::vector<int32_t> mh, mr;
-  for (size_t i = 0; i < skus.size(); ++i) {
-    if (std::find(found.begin(), found.end(), std::make_pair(skus[i], locs[i])) != found.end())
-      continue;
-    ms.push_back(skus[i]);
-    ml.push_back(locs[i]);
-    mh.push_back(dh[i]);
-    mr.push_back(dr[i]);
-  }
-  run(P_STOCK_INSERT,
-      args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
 }
 
 // An order to place and its lines, for place_orders_direct().

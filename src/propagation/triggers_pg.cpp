@@ -275,17 +275,14 @@ std::vector<std::string> bundles_of(const std::vector<std::string>& skus) {
   return out;
 }
 
-// The SKUs a stock statement may have re-targeted: changed rows' SKUs and their bundles.
-std::vector<std::string> stock_skus(TriggerData* td) {
+// The SKUs of the stock rows a statement changed (their bundles are not among them).
+std::vector<std::string> changed_stock_skus(TriggerData* td) {
   std::set<std::string> skus;
   std::vector<stock_image> old_rows = read_stock_rows(td->tg_relation, td->tg_oldtable);
   std::vector<stock_image> new_rows = read_stock_rows(td->tg_relation, td->tg_newtable);
   bool update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
   add_changed_skus(new_rows, update ? &old_rows : nullptr, skus);
   add_changed_skus(old_rows, update ? &new_rows : nullptr, skus);
-  std::vector<std::string> out(skus.begin(), skus.end());
-  if (!out.empty())
-    for (std::string& b : bundles_of(out)) skus.insert(std::move(b));
   return std::vector<std::string>(skus.begin(), skus.end());
 }
 
@@ -383,8 +380,7 @@ CS_FUNCTION(_retarget_on_change) {
     return done;
   }
   if (std::strcmp(w->table, "stock") == 0) {
-    std::vector<std::string> skus = stock_skus(td);
-    if (!skus.empty()) locked_retarget(&skus);
+    cs::propagation::retarget_changed_stock(changed_stock_skus(td));
     return done;
   }
   text_column skus = run_transition_query(td, sql);
