@@ -87,3 +87,49 @@ DROP FUNCTION audit_many();
 DROP TABLE many_audit;
 -- verify finds exactly the listing the trigger held back
 SELECT check_name, channel_id, sku FROM channel_sync.verify();
+
+-- a user's statement trigger on listings or outbox fires as it would for an UPDATE: with one
+-- on either table the re-target writes through SQL (the direct writer would skip it)
+CREATE TABLE statement_audit (tbl text, op text);
+CREATE FUNCTION audit_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.statement_audit VALUES (TG_TABLE_NAME, TG_OP);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER audit_outbox AFTER INSERT OR UPDATE ON channel_sync.outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
+UPDATE channel_sync.stock SET on_hand = 9 WHERE sku = 'TEE';
+SELECT tbl, op, count(*) FROM statement_audit GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TRIGGER audit_outbox ON channel_sync.outbox;
+TRUNCATE statement_audit;
+CREATE TRIGGER audit_listings AFTER UPDATE ON channel_sync.listings
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_statement();
+UPDATE channel_sync.stock SET on_hand = 11 WHERE sku = 'TEE';
+SELECT tbl, op, count(*) FROM statement_audit GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT l.channel_id, l.target_qty, l.target_version = o.version AS message_current, o.qty
+  FROM channel_sync.listings l JOIN channel_sync.outbox o USING (channel_id, sku)
+ WHERE l.sku = 'TEE' ORDER BY 1;
+DROP TRIGGER audit_listings ON channel_sync.listings;
+-- a row trigger with a transition table would see none from the direct writer: SQL too
+CREATE FUNCTION audit_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.statement_audit SELECT 'listings rows', TG_OP FROM new_rows;
+  RETURN NULL;
+END $$;
+TRUNCATE statement_audit;
+CREATE TRIGGER audit_rows AFTER UPDATE ON channel_sync.listings REFERENCING NEW TABLE AS new_rows
+  FOR EACH ROW EXECUTE FUNCTION audit_rows();
+UPDATE channel_sync.stock SET on_hand = 12 WHERE sku = 'TEE';
+SELECT tbl, op, count(*) FROM statement_audit GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TRIGGER audit_rows ON channel_sync.listings;
+
+-- listings' own enqueue trigger is for other writers of listings: with it disabled a
+-- re-target still enqueues its messages itself (through SQL as in place), verify reports it
+ALTER TABLE channel_sync.listings DISABLE TRIGGER enqueue_on_update;
+UPDATE channel_sync.stock SET on_hand = 13 WHERE sku = 'TEE';
+SELECT l.channel_id, l.target_qty, o.qty, l.target_version = o.version AS message_current
+  FROM channel_sync.listings l JOIN channel_sync.outbox o USING (channel_id, sku)
+ WHERE l.sku = 'TEE' ORDER BY 1;
+SELECT check_name, channel_id, sku FROM channel_sync.verify();
+ALTER TABLE channel_sync.listings ENABLE ALWAYS TRIGGER enqueue_on_update;
+SELECT check_name, channel_id, sku FROM channel_sync.verify();

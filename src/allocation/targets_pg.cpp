@@ -45,6 +45,7 @@ extern "C" {
 #include "allocation/targets_pg.hpp"
 #include "propagation/notifier_pg.hpp"
 #include "propagation/outbox_sql.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 namespace cs::allocation {
 
@@ -1537,7 +1538,9 @@ void write_direct(direct_change* rows, int n) {
   Oid ns = get_namespace_oid("channel_sync", false);
   Oid lkey = get_relname_relid("listings_pkey", ns);
   Oid okey = get_relname_relid("one_message_per_listing", ns);
-  if (l == nullptr || o == nullptr || !OidIsValid(lkey) || !OidIsValid(okey)) {
+  if (l == nullptr || o == nullptr || !OidIsValid(lkey) || !OidIsValid(okey) ||
+      !cs::propagation::listing_triggers_allow_direct_writes(l) ||
+      !cs::propagation::listing_triggers_allow_direct_writes(o)) {
     for (int k = 0; k < n; ++k) rows[k].missing = true;
     if (l != nullptr) relation_close(l, NoLock);
     if (o != nullptr) relation_close(o, NoLock);

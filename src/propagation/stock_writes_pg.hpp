@@ -1,5 +1,6 @@
-// For a writer that updates stock rows without an UPDATE statement (ingest's direct path):
-// what channel_sync's stock triggers do after one, so propagation is the same.
+// For writers that update rows without an UPDATE statement (ingest's stock, the re-target's
+// listings and outbox messages): when that does what the statement would, and what
+// channel_sync's stock triggers do after one, so propagation is the same.
 #pragma once
 
 #include <string>
@@ -18,6 +19,12 @@ namespace cs::propagation {
 // fire through the direct writer, statement triggers would not): only then do direct writes
 // followed by retarget_changed_stock() do what an UPDATE statement would. Plain C frame.
 bool stock_triggers_as_installed(Relation stock);
+
+// Whether listings or outbox (rel) may be written in place: no trigger but channel_sync's own
+// and foreign-key checks on INSERT or UPDATE is a statement trigger or has transition tables
+// (row triggers fire through the direct writer; those would not), and no row-level security
+// applies. Plain C frame.
+bool listing_triggers_allow_direct_writes(Relation rel);
 
 // What retarget_on_update does after an UPDATE that changed stock rows of these SKUs: they
 // and the bundles containing them are re-targeted, under the re-target locks.

@@ -24,6 +24,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "utils/array.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/tuplestore.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -36,6 +37,7 @@ extern "C" {
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <tuple>
@@ -334,22 +336,46 @@ const watched_table* find_watched(const char* relname) {
 
 namespace cs::propagation {
 
+namespace {
+
+// Whether t is one of channel_sync's trigger functions named in own.
+bool is_own_trigger(const Trigger& t, std::initializer_list<const char*> own) {
+  const char* fn = get_func_name(t.tgfoid);
+  if (fn == nullptr || get_func_namespace(t.tgfoid) != get_namespace_oid("channel_sync", true))
+    return false;
+  for (const char* name : own)
+    if (strcmp(fn, name) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
 bool stock_triggers_as_installed(Relation stock) {
   TriggerDesc* td = stock->trigdesc;
-  Oid ns = get_namespace_oid("channel_sync", true);
   bool retarget_on_update = false;
   for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
     const Trigger& t = td->triggers[i];
     if (t.tgisinternal) continue;  // foreign-key checks
-    const char* fn = get_func_name(t.tgfoid);
-    bool ours = fn != nullptr && get_func_namespace(t.tgfoid) == ns &&
-                (strcmp(fn, "_retarget_on_change") == 0 || strcmp(fn, "_refuse_truncate") == 0 ||
-                 strcmp(fn, "_check_stock_sku") == 0);
+    bool ours = is_own_trigger(t, {"_retarget_on_change", "_refuse_truncate", "_check_stock_sku"});
     if (!ours || t.tgenabled != TRIGGER_FIRES_ALWAYS) return false;
     retarget_on_update |= strcmp(t.tgname, "retarget_on_update") == 0 &&
                           TRIGGER_FOR_UPDATE(t.tgtype) && !TRIGGER_FOR_ROW(t.tgtype);
   }
   return retarget_on_update;
+}
+
+bool listing_triggers_allow_direct_writes(Relation rel) {
+  TriggerDesc* td = rel->trigdesc;
+  for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+    const Trigger& t = td->triggers[i];
+    // foreign-key checks; listings' own enqueue trigger, whose work the writers do themselves
+    if (t.tgisinternal || is_own_trigger(t, {"_enqueue_listing_changes", "_refuse_truncate"}))
+      continue;
+    bool on_write = TRIGGER_FOR_INSERT(t.tgtype) || TRIGGER_FOR_UPDATE(t.tgtype);
+    bool transition_tables = t.tgoldtable != nullptr || t.tgnewtable != nullptr;
+    if (on_write && (!TRIGGER_FOR_ROW(t.tgtype) || transition_tables)) return false;
+  }
+  return check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
 }
 
 void retarget_changed_stock(const std::vector<std::string>& changed) {
