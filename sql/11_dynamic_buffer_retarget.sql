@@ -74,3 +74,18 @@ SELECT check_name, sku, expected, found FROM channel_sync.verify() WHERE sku = '
 SET channel_sync.lag_remeasure_interval = 0;
 UPDATE channel_sync.stock SET on_hand = 204 WHERE sku = 'TEE';
 SELECT target_qty AS tee_target_remeasured FROM channel_sync.listings WHERE channel_id = 'amazon' AND sku = 'TEE';
+
+-- lines written by ingest() carry their order's placed_at (the order_placed event's
+-- occurred_at) and are read through order_lines (sku, placed_at): MUG's order of three days
+-- ago stays out of the window, the one of an hour ago counts (30 + 12 = 42 units in 24 h)
+SELECT status FROM channel_sync.ingest('amazon', 'old-mug', 'order_placed',
+  '{"order_id": "A-6", "lines": [{"sku": "MUG", "qty": 60}]}', now() - interval '3 days');
+SELECT status FROM channel_sync.ingest('amazon', 'new-mug', 'order_placed',
+  '{"order_id": "A-7", "lines": [{"sku": "MUG", "qty": 12}]}', now() - interval '1 hour');
+SELECT order_id, l.placed_at = o.placed_at AS line_has_its_orders_time
+  FROM channel_sync.order_lines l JOIN channel_sync.orders o USING (channel_id, order_id)
+ WHERE order_id IN ('A-6', 'A-7') ORDER BY 1;
+SELECT buffer FROM channel_sync.explain_allocation('MUG') WHERE channel_id = 'amazon';
+SELECT l.target_qty = e.ats AS mug_as_explained FROM channel_sync.listings l
+  JOIN channel_sync.explain_allocation('MUG') e USING (channel_id) WHERE l.channel_id = 'amazon' AND l.sku = 'MUG';
+SELECT check_name, channel_id, sku, expected, found FROM channel_sync.verify() WHERE sku = 'MUG';

@@ -127,3 +127,7 @@ SELECT status, count(*) FROM channel_sync.events GROUP BY 1 ORDER BY 1;
 SELECT channel_id, order_id, state, oversold FROM channel_sync.orders ORDER BY 1, 2;
 SELECT * FROM stock_now;
 DROP VIEW stock_now, lines_now;
+
+-- every line written here, whichever path wrote it, carries its order's placed_at
+SELECT count(*) AS lines_without_their_orders_time FROM channel_sync.order_lines l
+  JOIN channel_sync.orders o USING (channel_id, order_id) WHERE l.placed_at IS DISTINCT FROM o.placed_at;

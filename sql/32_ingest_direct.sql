@@ -148,3 +148,7 @@ DROP TABLE order_feed, event_feed, stock_feed;
 DROP FUNCTION feed_stock();
 DROP FUNCTION feed_order();
 DROP FUNCTION feed_event();
+
+-- every line written here, whichever path wrote it, carries its order's placed_at
+SELECT count(*) AS lines_without_their_orders_time FROM channel_sync.order_lines l
+  JOIN channel_sync.orders o USING (channel_id, order_id) WHERE l.placed_at IS DISTINCT FROM o.placed_at;

@@ -1,6 +1,7 @@
 \echo Use "ALTER EXTENSION channel_sync UPDATE TO '0.4.0'" to load this file. \quit
 -- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
--- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(). Keep in
+-- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(), and
+-- order_lines.placed_at for dynamic buffers' velocity. Keep in
 -- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
 -- test/upgrade compares).
 -- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
@@ -81,3 +82,12 @@ BEGIN
                 ORDER BY f.check_name, f.channel_id NULLS FIRST, f.sku, f.expected;
 END
 $$;
+
+-- order_lines.placed_at: as in src/common/since_0_4_0.sql, the lines written so far filled
+-- from their orders before the index is built
+ALTER TABLE channel_sync.order_lines ADD COLUMN placed_at timestamptz;
+COMMENT ON COLUMN channel_sync.order_lines.placed_at IS 'placed_at of the order, written with the line (NULL on a line written without it: its order''s is used).';
+UPDATE channel_sync.order_lines AS l SET placed_at = o.placed_at
+  FROM channel_sync.orders AS o WHERE o.channel_id = l.channel_id AND o.order_id = l.order_id;
+DROP INDEX channel_sync.order_lines_sku_idx;
+CREATE INDEX order_lines_sku_idx ON channel_sync.order_lines (sku, placed_at);

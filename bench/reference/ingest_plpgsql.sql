@@ -123,8 +123,8 @@ BEGIN
   INSERT INTO channel_sync.stock AS s (sku, location_id, reserved)
   SELECT r.sku, r.loc, sum(r.units) FROM ref_demand r GROUP BY r.sku, r.loc
   ON CONFLICT (sku, location_id) DO UPDATE SET reserved = s.reserved + excluded.reserved;
-  INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)
-  SELECT p_channel, p_payload ->> 'order_id', row_number() OVER (), r.sku, r.loc, sum(r.units), r.sold, r.per
+  INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold, placed_at)
+  SELECT p_channel, p_payload ->> 'order_id', row_number() OVER (), r.sku, r.loc, sum(r.units), r.sold, r.per, p_occurred_at
     FROM ref_demand r GROUP BY r.sku, r.loc, r.sold, r.per;
   RETURN (new_id, 'applied', CASE WHEN oversold THEN 'oversold' END)::channel_sync.ingest_result;
 END

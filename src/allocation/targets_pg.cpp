@@ -193,6 +193,7 @@ enum plan_id {
   q_upsert,
   q_small,
   q_outbox_upsert,
+  q_velocity_some_untimed,  // q_velocity_some before 0.4.0
   q_count
 };
 
@@ -214,6 +215,33 @@ struct plan_spec {
   "                  WHERE o.channel_id = ol.channel_id AND o.order_id = ol.order_id"  \
   "                    AND o.state <> 'cancelled' AND o.placed_at >= pg_catalog.now()" \
   "                      - pg_catalog.make_interval(secs => $2) LIMIT 1) o ON true"
+
+// Line ol may be in the velocity window: its placed_at is (or it has none; its order decides).
+#define CS_LINE_IN_WINDOW                                                                        \
+  "(ol.placed_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2) OR ol.placed_at IS " \
+  "NULL)"
+
+// The velocity of the SKUs in $3: their lines in the window through order_lines (sku,
+// placed_at) (a bundle's through its components), each line's order by its key (LATERAL ...
+// LIMIT 1 keeps the generic plan from hashing every recent order) -- a stock change must read
+// neither every recent order nor every line the SKU ever sold. line_in_window: before 0.4.0
+// order_lines has no placed_at ("true": every line of the SKU, its order decides).
+#define CS_VELOCITY_OF_SKUS(line_in_window)                                                \
+  "SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("                     \
+  " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"            \
+  "   FROM channel_sync.order_lines ol" CS_ORDER_IN_WINDOW                                 \
+  "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1) AND " line_in_window               \
+  " UNION ALL"                                                                             \
+  " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per /" \
+  " n.components"                                                                          \
+  "   FROM channel_sync.bundle_components bc JOIN channel_sync.order_lines ol"             \
+  "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku"                      \
+  "    AND " line_in_window CS_ORDER_IN_WINDOW                                             \
+  "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"                  \
+  "           FROM channel_sync.bundle_components WHERE bundle_sku = ANY($3)"              \
+  "          GROUP BY bundle_sku) n ON n.bundle_sku = bc.bundle_sku"                       \
+  "  WHERE bc.bundle_sku = ANY($3) AND ol.channel_id = ANY($1)"                            \
+  ") v GROUP BY v.channel_id, v.sku"
 
 const plan_spec kPlans[q_count] = {
     {"SELECT c.channel_id, c.active, pg_catalog.date_part('epoch', c.lag_target)::float8, "
@@ -285,25 +313,8 @@ const plan_spec kPlans[q_count] = {
      ") v GROUP BY v.channel_id, v.sku",
      2,
      {TEXTARRAYOID, FLOAT8OID}},
-    // the same for the SKUs in $3 only: their lines through order_lines' sku index (a bundle's
-    // through its components), each line's order by its key (LATERAL ... LIMIT 1 keeps the
-    // generic plan from hashing every recent order) -- a stock change must not read them all
-    {"SELECT v.channel_id, v.sku, pg_catalog.sum(v.units)::float8 FROM ("
-     " SELECT ol.channel_id, ol.sku, (ol.qty - ol.qty_cancelled)::float8 AS units"
-     "   FROM channel_sync.order_lines ol" CS_ORDER_IN_WINDOW
-     "  WHERE ol.sku = ANY($3) AND ol.channel_id = ANY($1)"
-     " UNION ALL"
-     " SELECT ol.channel_id, ol.sold_sku, (ol.qty - ol.qty_cancelled)::float8 / bc.qty_per / "
-     "n.components"
-     "   FROM channel_sync.bundle_components bc JOIN channel_sync.order_lines ol"
-     "     ON ol.sku = bc.component_sku AND ol.sold_sku = bc.bundle_sku" CS_ORDER_IN_WINDOW
-     "   JOIN (SELECT bundle_sku, pg_catalog.count(*)::float8 AS components"
-     "           FROM channel_sync.bundle_components WHERE bundle_sku = ANY($3)"
-     "          GROUP BY bundle_sku) n ON n.bundle_sku = bc.bundle_sku"
-     "  WHERE bc.bundle_sku = ANY($3) AND ol.channel_id = ANY($1)"
-     ") v GROUP BY v.channel_id, v.sku",
-     3,
-     {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
+    // the same for the SKUs in $3 only (see CS_VELOCITY_OF_SKUS)
+    {CS_VELOCITY_OF_SKUS(CS_LINE_IN_WINDOW), 3, {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
     // The listings upsert and, in the same statement, the outbox upsert of every listing whose
     // target_version moved (what the listings trigger _enqueue_listing_changes does for other
     // writers; it skips this statement, see writing_outbox()). A dead message is revived and
@@ -383,6 +394,7 @@ const plan_spec kPlans[q_count] = {
                                                         " FROM q",
      5,
      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, NUMERICARRAYOID, INT8ARRAYOID}},
+    {CS_VELOCITY_OF_SKUS("true"), 3, {TEXTARRAYOID, FLOAT8OID, TEXTARRAYOID}},
 };
 
 // [0]: left to the plan cache, which plans with the arrays in view (a full or very large SKU
@@ -1141,8 +1153,12 @@ void world::load_dynamic(const std::vector<std::string>* skus) {
   double window_hours = velocity_window_minutes / 60.0;
   args[1] = Float8GetDatum(velocity_window_minutes * 60.0);
   args[2] = skus != nullptr ? sku_array_ : 0;
-  scan(plan(skus != nullptr ? q_velocity_some : q_velocity, generic_), args, nulls,
-       {col::text, col::text, col::float8}, [&](const cell* cells, size_t n) {
+  plan_id q = skus == nullptr ? q_velocity
+              : pg::guard([] { return pg::cs_table_has_column("order_lines", "placed_at"); })
+                  ? q_velocity_some
+                  : q_velocity_some_untimed;
+  scan(plan(q, generic_), args, nulls, {col::text, col::text, col::float8},
+       [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            int64_t c = find_channel(view(cells[r * 3]));
            int64_t s = find_sku(view(cells[r * 3 + 1]));

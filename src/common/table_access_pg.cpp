@@ -203,6 +203,11 @@ char* text_by_unique_key(const char* table, const char* index, const char* key, 
   return value;
 }
 
+bool cs_table_has_column(const char* table, const char* column) {
+  Oid relid = lookup_cs_relation(table);
+  return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
 AttrNumber column_number(Relation rel, const char* column) {
   TupleDesc desc = RelationGetDescr(rel);
   for (int i = 0; i < desc->natts; ++i) {

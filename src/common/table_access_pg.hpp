@@ -53,6 +53,10 @@ bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, Tu
 char* text_by_unique_key(const char* table, const char* index, const char* key, const char* column,
                          bool* found);
 
+// Whether channel_sync.<table> has the column (a column added by a later version is missing
+// until ALTER EXTENSION channel_sync UPDATE; the code must work with either). Plain C frame.
+bool cs_table_has_column(const char* table, const char* column);
+
 // A column's number in a relation, or an error naming it.
 AttrNumber column_number(Relation rel, const char* column);
 

@@ -29,8 +29,8 @@ namespace cpg = cs::pg;
 constexpr const char* kOrderColumns[] = {"channel_id", "order_id",   "state",   "oversold",
                                          "placed_at",  "updated_at", "event_id"};
 constexpr const char* kLineColumns[] = {
-    "channel_id",  "order_id",      "line_no",      "sku",      "location_id",   "qty",
-    "qty_shipped", "qty_cancelled", "qty_returned", "sold_sku", "units_per_sold"};
+    "channel_id",  "order_id",      "line_no",      "sku",      "location_id",    "qty",
+    "qty_shipped", "qty_cancelled", "qty_returned", "sold_sku", "units_per_sold", "placed_at"};
 constexpr const char* kEventColumns[] = {
     "event_id",    "channel_id",  "idempotency_key", "event_type", "payload",        "occurred_at",
     "received_at", "fingerprint", "status",          "detail",     "first_event_id", "duplicates"};
@@ -118,9 +118,9 @@ bool insert_order(cpg::row_inserter* u, Datum channel, const order_row& o) {
   return cpg::row_inserter_insert(u, false);
 }
 
-void insert_line(cpg::row_inserter* u, Datum channel, const char* order_id, const line_row& l) {
+void insert_line(cpg::row_inserter* u, Datum channel, const order_row& o, const line_row& l) {
   cpg::row_inserter_set(u, 0, channel);
-  cpg::row_inserter_set(u, 1, CStringGetTextDatum(order_id));
+  cpg::row_inserter_set(u, 1, CStringGetTextDatum(o.order_id));
   cpg::row_inserter_set(u, 2, Int32GetDatum(l.line_no));
   cpg::row_inserter_set(u, 3, CStringGetTextDatum(l.sku));
   cpg::row_inserter_set(u, 4, CStringGetTextDatum(l.location_id));
@@ -128,6 +128,7 @@ void insert_line(cpg::row_inserter* u, Datum channel, const char* order_id, cons
   for (int k = 6; k <= 8; ++k) cpg::row_inserter_set(u, k, Int32GetDatum(0));
   cpg::row_inserter_set(u, 9, CStringGetTextDatum(l.sold_sku));
   cpg::row_inserter_set(u, 10, Int32GetDatum(l.units_per_sold));
+  cpg::row_inserter_set(u, 11, TimestampTzGetDatum(o.at));
   // a line is new (nothing shipped, cancelled or returned): its CHECKs hold when these do
   cpg::row_inserter_insert(u, l.qty <= 0 || l.units_per_sold <= 0);
 }
@@ -261,7 +262,7 @@ bool write_orders(const char* channel, const order_row* orders, int n, const lin
     Datum ch = CStringGetTextDatum(channel);
     for (int k = 0; k < n; ++k) placed[k] = insert_order(&ou, ch, orders[k]);
     for (int k = 0; k < nlines; ++k)
-      if (placed[lines[k].order]) insert_line(&lu, ch, orders[lines[k].order].order_id, lines[k]);
+      if (placed[lines[k].order]) insert_line(&lu, ch, orders[lines[k].order], lines[k]);
     cpg::row_inserter_close(&lu);
   }
   if (orders_open) cpg::row_inserter_close(&ou);

@@ -84,6 +84,10 @@ enum plan_id {
   P_BULK_INSERT_LINES,
   P_BULK_STATUS,
   P_ORDER_LINE1,
+  // the same three writes of order lines for an install older than 0.4.0 (no placed_at)
+  P_INSERT_LINES_UNTIMED,
+  P_BULK_INSERT_LINES_UNTIMED,
+  P_ORDER_LINE1_UNTIMED,
   P_COUNT
 };
 
@@ -92,6 +96,35 @@ struct plan_def {
   int nargs;
   Oid types[10];
 };
+
+// The writes of order lines, with placed_at (column, value) or, before 0.4.0, without ("", "").
+// clang-format off
+#define CS_INSERT_LINES(column, value)                                                                           \
+  "INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku,"         \
+  " units_per_sold" column ") SELECT $1, $2, u.*" value                                                          \
+  " FROM unnest($3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u"
+#define CS_INSERT_LINES_TYPES \
+  {TEXTOID, TEXTOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID}
+#define CS_BULK_INSERT_LINES(column, values)                                                                     \
+  "INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku,"         \
+  " units_per_sold" column ") SELECT $1, u.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[],"        \
+  " $6::int4[], $7::text[], $8::int4[]" values ") AS u"
+#define CS_BULK_INSERT_LINES_TYPES                                                                  \
+  {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,     \
+   INT4ARRAYOID, TIMESTAMPTZARRAYOID}
+// an order of one line: the order, its line and its reservation in one statement
+#define CS_ORDER_LINE1(column, value)                                                                            \
+  "WITH o AS (INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at,"\
+  " event_id) VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING"            \
+  " RETURNING o.order_id)"                                                                                       \
+  " , l AS (INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku," \
+  " units_per_sold" column ") SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10" value " FROM o RETURNING 1),"         \
+  " s AS (UPDATE channel_sync.stock AS s SET reserved = GREATEST(0, s.reserved + $8)"                            \
+  " WHERE s.sku = $6 AND s.location_id = $7 AND EXISTS (SELECT FROM o) RETURNING 1)"                             \
+  " SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM s)"
+#define CS_ORDER_LINE1_TYPES \
+  {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}
+// clang-format on
 
 // clang-format off
 const plan_def kPlans[P_COUNT] = {
@@ -134,9 +167,7 @@ const plan_def kPlans[P_COUNT] = {
    4, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}},
   {"INSERT INTO channel_sync.stock AS s (sku, location_id, on_hand) VALUES ($1, $2, $3)"
    " ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = excluded.on_hand", 3, {TEXTOID, TEXTOID, INT4OID}},
-  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
-   " SELECT $1, $2, u.* FROM unnest($3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u",
-   8, {TEXTOID, TEXTOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}},
+  {CS_INSERT_LINES(", placed_at", ", $9"), 9, CS_INSERT_LINES_TYPES},
   {"SELECT l.line_no, l.sku, l.location_id, l.sold_sku, l.units_per_sold, l.qty, l.qty_shipped, l.qty_cancelled,"
    " l.qty_returned FROM channel_sync.order_lines AS l WHERE l.channel_id = $1 AND l.order_id = $2"
    " ORDER BY l.line_no FOR UPDATE", 2, {TEXTOID, TEXTOID}},
@@ -185,21 +216,14 @@ const plan_def kPlans[P_COUNT] = {
    " SELECT $1, u.o, 'placed', u.x, u.t, u.t, u.e FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::int8[]) AS u (o, x, t, e)"
    " ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id",
    5, {TEXTOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}},
-  {"INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku, units_per_sold)"
-   " SELECT $1, u.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::int4[]) AS u",
-   8, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID}},
+  {CS_BULK_INSERT_LINES(", placed_at", ", $9::timestamptz[]"), 9, CS_BULK_INSERT_LINES_TYPES},
   {"UPDATE channel_sync.events AS e SET status = u.s, detail = u.d"
    " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
    3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
-  // an order of one line: the order, its line and its reservation in one statement
-  {"WITH o AS (INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
-   " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id)"
-   " , l AS (INSERT INTO channel_sync.order_lines (channel_id, order_id, line_no, sku, location_id, qty, sold_sku,"
-   " units_per_sold) SELECT $1, o.order_id, 1, $6, $7, $8, $9, $10 FROM o RETURNING 1),"
-   " s AS (UPDATE channel_sync.stock AS s SET reserved = GREATEST(0, s.reserved + $8)"
-   " WHERE s.sku = $6 AND s.location_id = $7 AND EXISTS (SELECT FROM o) RETURNING 1)"
-   " SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM s)",
-   10, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}},
+  {CS_ORDER_LINE1(", placed_at", ", $4"), 10, CS_ORDER_LINE1_TYPES},
+  {CS_INSERT_LINES("", ""), 9, CS_INSERT_LINES_TYPES},
+  {CS_BULK_INSERT_LINES("", ""), 9, CS_BULK_INSERT_LINES_TYPES},
+  {CS_ORDER_LINE1("", ""), 10, CS_ORDER_LINE1_TYPES},
 };
 // clang-format on
 
@@ -283,6 +307,20 @@ rows run(plan_id id, const args& a) {
   if (rc < 0)
     throw std::runtime_error(std::string("SPI_execute_plan: ") + SPI_result_code_string(rc));
   return rows{SPI_tuptable, SPI_processed};
+}
+
+// The write of order lines id, or its form without placed_at while the install is older
+// than 0.4.0 (between a package upgrade and ALTER EXTENSION channel_sync UPDATE).
+plan_id timed_lines(plan_id id) {
+  if (guard([] { return cs::pg::cs_table_has_column("order_lines", "placed_at"); })) return id;
+  switch (id) {
+    case P_INSERT_LINES:
+      return P_INSERT_LINES_UNTIMED;
+    case P_BULK_INSERT_LINES:
+      return P_BULK_INSERT_LINES_UNTIMED;
+    default:
+      return P_ORDER_LINE1_UNTIMED;
+  }
 }
 
 Datum text_array(const std::vector<std::string>& v) {
@@ -763,17 +801,17 @@ effect apply_order_placed(const event_call& c) {
     if (!*direct) return already_placed();
     write_stock(changes);
   } else if (lsku.size() == 1) {
-    rows placed = run(P_ORDER_LINE1, args()
-                                         .text(cx.channel)
-                                         .text(ev.order_id)
-                                         .boolean(short_of.has_value())
-                                         .ts(c.occurred_at)
-                                         .int8(c.event_id)
-                                         .text(lsku[0])
-                                         .text(lloc[0])
-                                         .int4(qty[0])
-                                         .text(lsold[0])
-                                         .int4(per[0]));
+    rows placed = run(timed_lines(P_ORDER_LINE1), args()
+                                                      .text(cx.channel)
+                                                      .text(ev.order_id)
+                                                      .boolean(short_of.has_value())
+                                                      .ts(c.occurred_at)
+                                                      .int8(c.event_id)
+                                                      .text(lsku[0])
+                                                      .text(lloc[0])
+                                                      .int4(qty[0])
+                                                      .text(lsold[0])
+                                                      .int4(per[0]));
     if (placed.int8(0, 1) == 0) return already_placed();
     if (placed.int8(0, 2) == 0) write_stock(changes);  // no stock row there yet
   } else {
@@ -785,15 +823,16 @@ effect apply_order_placed(const event_call& c) {
                                        .int8(c.event_id));
     if (ins.count == 0) return already_placed();
     write_stock(changes);
-    run(P_INSERT_LINES, args()
-                            .text(cx.channel)
-                            .text(ev.order_id)
-                            .datum(int_array(line_no))
-                            .datum(text_array(lsku))
-                            .datum(text_array(lloc))
-                            .datum(int_array(qty))
-                            .datum(text_array(lsold))
-                            .datum(int_array(per)));
+    run(timed_lines(P_INSERT_LINES), args()
+                                         .text(cx.channel)
+                                         .text(ev.order_id)
+                                         .datum(int_array(line_no))
+                                         .datum(text_array(lsku))
+                                         .datum(text_array(lloc))
+                                         .datum(int_array(qty))
+                                         .datum(text_array(lsold))
+                                         .datum(int_array(per))
+                                         .ts(c.occurred_at));
   }
   effect e;
   e.detail = short_of;
@@ -1230,6 +1269,7 @@ struct bulk_order {
 struct bulk_line {
   std::string order_id, sku, location, sold_sku;
   int32_t line_no = 0, qty = 0, per = 1;
+  TimestampTz placed_at = 0;
 };
 
 cs::user_error order_placed_concurrently() {
@@ -1477,7 +1517,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
       if (!merged)
         mine_lines.push_back({ev.order_id, pt.sku, pt.location, pt.sold_sku,
                               static_cast<int32_t>(mine_lines.size() + 1),
-                              static_cast<int32_t>(pt.units), pt.per});
+                              static_cast<int32_t>(pt.units), pt.per, all[i].at});
     }
     lines.insert(lines.end(), mine_lines.begin(), mine_lines.end());
     if (short_of) {
@@ -1525,7 +1565,9 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     write_stock(changes);
     std::vector<std::string> lo, ls, ll, lsold;
     std::vector<int32_t> lno, lq, lper;
+    std::vector<Datum> lat;
     for (const bulk_line& l : lines) {
+      lat.push_back(TimestampTzGetDatum(l.placed_at));
       lo.push_back(l.order_id);
       lno.push_back(l.line_no);
       ls.push_back(l.sku);
@@ -1534,15 +1576,17 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
       lsold.push_back(l.sold_sku);
       lper.push_back(l.per);
     }
-    run(P_BULK_INSERT_LINES, args()
-                                 .text(cx.channel)
-                                 .datum(text_array(lo))
-                                 .datum(int_array(lno))
-                                 .datum(text_array(ls))
-                                 .datum(text_array(ll))
-                                 .datum(int_array(lq))
-                                 .datum(text_array(lsold))
-                                 .datum(int_array(lper)));
+    run(timed_lines(P_BULK_INSERT_LINES),
+        args()
+            .text(cx.channel)
+            .datum(text_array(lo))
+            .datum(int_array(lno))
+            .datum(text_array(ls))
+            .datum(text_array(ll))
+            .datum(int_array(lq))
+            .datum(text_array(lsold))
+            .datum(int_array(lper))
+            .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
   }
   if (!status_ids.empty()) {
     std::vector<Datum> sid;

@@ -54,6 +54,20 @@ for old in $olds; do
     echo "not ok dump_restore_from_${tag}_matches_upgrade  # dump/restore failed"; sed 's/^/#   /' "$out/$restored.log" | head -20
   fi
   psql_q -d postgres -c "DROP DATABASE $db" -c "DROP DATABASE $restored"
+  # the current library against this version's install, then after the update
+  lib=upg_library_$tag
+  recreate "$lib"
+  before=$(psql_q -d "$lib" -c "CREATE EXTENSION channel_sync VERSION '$old'" 2>&1 \
+           && psql -qAtX -d "$lib" -v run=before -f test/upgrade/workload.sql 2>&1)
+  after=$(psql_q -d "$lib" -c 'ALTER EXTENSION channel_sync UPDATE' 2>&1 \
+          && psql -qAtX -d "$lib" -v run=after -f test/upgrade/workload.sql 2>&1)
+  timeless=$(psql -qAtX -d "$lib" -c 'SELECT count(*) FROM channel_sync.order_lines WHERE placed_at IS NULL' 2>&1)
+  if [ "$before" = "0 0" ] && [ "$after" = "0 0" ] && [ "$timeless" = 0 ]; then
+    echo "ok library_works_with_${tag}_install_and_after_update"
+  else
+    echo "not ok library_works_with_${tag}_install_and_after_update  # before: $before; after: $after; lines without placed_at: $timeless" | head -c 600; echo
+  fi
+  psql_q -d postgres -c "DROP DATABASE $lib"
 done
 # the comparison itself must see a difference: a revoked grant, a disabled trigger, a changed comment
 psql_q -d upg_fresh -c 'REVOKE EXECUTE ON FUNCTION channel_sync.version() FROM channel_sync_reader' \

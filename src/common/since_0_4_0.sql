@@ -1,0 +1,8 @@
+-- since: 0.4.0
+-- A dynamic buffer's velocity is the units a channel sold of the SKU over the trailing window.
+-- Each line carries its order's placed_at, so a re-target reads the SKU's lines in the window
+-- through order_lines (sku, placed_at), not every line the SKU was ever sold on.
+ALTER TABLE channel_sync.order_lines ADD COLUMN placed_at timestamptz;
+COMMENT ON COLUMN channel_sync.order_lines.placed_at IS 'placed_at of the order, written with the line (NULL on a line written without it: its order''s is used).';
+DROP INDEX channel_sync.order_lines_sku_idx;
+CREATE INDEX order_lines_sku_idx ON channel_sync.order_lines (sku, placed_at);
