@@ -338,11 +338,10 @@ namespace cs::propagation {
 
 namespace {
 
-// Whether t is one of channel_sync's trigger functions named in own.
-bool is_own_trigger(const Trigger& t, std::initializer_list<const char*> own) {
+// Whether t runs one of channel_sync's (schema ns) trigger functions named in own.
+bool is_own_trigger(const Trigger& t, Oid ns, std::initializer_list<const char*> own) {
   const char* fn = get_func_name(t.tgfoid);
-  if (fn == nullptr || get_func_namespace(t.tgfoid) != get_namespace_oid("channel_sync", true))
-    return false;
+  if (fn == nullptr || get_func_namespace(t.tgfoid) != ns) return false;
   for (const char* name : own)
     if (strcmp(fn, name) == 0) return true;
   return false;
@@ -352,11 +351,13 @@ bool is_own_trigger(const Trigger& t, std::initializer_list<const char*> own) {
 
 bool stock_triggers_as_installed(Relation stock) {
   TriggerDesc* td = stock->trigdesc;
+  Oid ns = get_namespace_oid("channel_sync", true);
   bool retarget_on_update = false;
   for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
     const Trigger& t = td->triggers[i];
     if (t.tgisinternal) continue;  // foreign-key checks
-    bool ours = is_own_trigger(t, {"_retarget_on_change", "_refuse_truncate", "_check_stock_sku"});
+    bool ours =
+        is_own_trigger(t, ns, {"_retarget_on_change", "_refuse_truncate", "_check_stock_sku"});
     if (!ours || t.tgenabled != TRIGGER_FIRES_ALWAYS) return false;
     retarget_on_update |= strcmp(t.tgname, "retarget_on_update") == 0 &&
                           TRIGGER_FOR_UPDATE(t.tgtype) && !TRIGGER_FOR_ROW(t.tgtype);
@@ -366,10 +367,11 @@ bool stock_triggers_as_installed(Relation stock) {
 
 bool listing_triggers_allow_direct_writes(Relation rel) {
   TriggerDesc* td = rel->trigdesc;
+  Oid ns = get_namespace_oid("channel_sync", true);
   for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
     const Trigger& t = td->triggers[i];
     // foreign-key checks; listings' own enqueue trigger, whose work the writers do themselves
-    if (t.tgisinternal || is_own_trigger(t, {"_enqueue_listing_changes", "_refuse_truncate"}))
+    if (t.tgisinternal || is_own_trigger(t, ns, {"_enqueue_listing_changes", "_refuse_truncate"}))
       continue;
     bool on_write = TRIGGER_FOR_INSERT(t.tgtype) || TRIGGER_FOR_UPDATE(t.tgtype);
     bool transition_tables = t.tgoldtable != nullptr || t.tgnewtable != nullptr;
