@@ -41,6 +41,49 @@ fingerprint event_fingerprint(std::string_view event_type, std::string_view cano
   return to_bytes(XXH3_128bits_digest(&state));
 }
 
+namespace {
+
+bool number_char(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+// A number token without trailing fractional zeros (and without the point if none are left).
+std::string_view trimmed_number(std::string_view n) {
+  size_t point = n.find('.');
+  if (point == std::string_view::npos || n.find_first_of("eE") != std::string_view::npos) return n;
+  size_t last = n.find_last_not_of('0');
+  return n.substr(0, last == point ? point : last + 1);
+}
+
+}  // namespace
+
+std::string without_trailing_zeros(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < json.size())
+        out += json[++i];
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t end = i;
+      while (end < json.size() && number_char(json[end])) ++end;
+      out += trimmed_number(json.substr(i, end - i));
+      i = end - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 fingerprint hash_bytes(std::string_view bytes) {
   return to_bytes(XXH3_128bits(bytes.data(), bytes.size()));
 }

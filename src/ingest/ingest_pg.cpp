@@ -133,8 +133,8 @@ const plan_def kPlans[P_COUNT] = {
    " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.event_id",
    8, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, UUIDOID, TEXTOID, TEXTOID}},
   {"UPDATE channel_sync.events AS e SET duplicates = e.duplicates + 1"
-   " WHERE e.channel_id = $1 AND e.idempotency_key = $2 AND e.first_event_id IS NULL AND e.fingerprint = $3"
-   " RETURNING e.event_id, e.status", 3, {TEXTOID, TEXTOID, UUIDOID}},
+   " WHERE e.channel_id = $1 AND e.idempotency_key = $2 AND e.first_event_id IS NULL AND e.fingerprint IN ($3, $4)"
+   " RETURNING e.event_id, e.status", 4, {TEXTOID, TEXTOID, UUIDOID, UUIDOID}},
   {"SELECT e.event_id, e.fingerprint::text FROM channel_sync.events AS e"
    " WHERE e.channel_id = $1 AND e.idempotency_key = $2 AND e.first_event_id IS NULL", 2, {TEXTOID, TEXTOID}},
   {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at,"
@@ -1084,6 +1084,9 @@ struct prepared {
   Datum payload = 0;
   TimestampTz at = 0;
   ig::fingerprint fp{};
+  // over the payload as jsonb printed it, when that differs: how events were fingerprinted
+  // before 0.4.0 (a redelivery of one of those is still its duplicate)
+  std::optional<ig::fingerprint> legacy_fp;
   std::string reason;
   std::optional<ig::event> ev;
 };
@@ -1094,8 +1097,11 @@ prepared prepare(const delivery& d) {
   std::string canonical = d.payload != 0 ? jsonb_text(d.payload) : "null";
   p.type = d.event_type.value_or("");
   p.at = d.occurred_at.value_or(GetCurrentTransactionStartTimestamp());
-  p.fp = ig::event_fingerprint(d.event_type ? p.type : std::string("\x01null", 5), canonical,
-                               d.occurred_at ? *d.occurred_at : ig::kNoTimestamp);
+  std::string fp_type = d.event_type ? p.type : std::string("\x01null", 5);
+  int64_t fp_at = d.occurred_at ? *d.occurred_at : ig::kNoTimestamp;
+  std::string content = ig::without_trailing_zeros(canonical);
+  p.fp = ig::event_fingerprint(fp_type, content, fp_at);
+  if (content != canonical) p.legacy_fp = ig::event_fingerprint(fp_type, canonical, fp_at);
   // a key that cannot identify the event: record it under a name made from the key
   if (!d.key) {
     p.key = "invalid-key:" + ig::to_uuid_text(ig::hash_bytes(canonical + p.type));
@@ -1126,6 +1132,12 @@ prepared prepare(const delivery& d) {
   return p;
 }
 
+// Whether a stored fingerprint is p's content.
+bool same_content(const prepared& p, const uint8_t* stored) {
+  return std::equal(p.fp.begin(), p.fp.end(), stored) ||
+         (p.legacy_fp && std::equal(p.legacy_fp->begin(), p.legacy_fp->end(), stored));
+}
+
 // The key is taken: a duplicate if the content matches (the owner's counter is bumped),
 // else a conflict (recorded, pointing at the owner).
 // What the first deliveries of taken keys are, each duplicate counted, without SQL
@@ -1139,17 +1151,25 @@ bool see_taken_keys(const call_context& cx, const std::vector<const prepared*>& 
                     std::vector<seen_key>& out) {
   std::map<std::string, std::vector<size_t>> by_key;  // a key's deliveries count once each
   for (size_t i = 0; i < ps.size(); ++i) by_key[ps[i]->key].push_back(i);
-  std::vector<pg_uuid_t> fps(ps.size() + 1);
-  std::vector<const pg_uuid_t*> fp_ptrs;
-  for (size_t i = 0; i < ps.size(); ++i) std::copy(ps[i]->fp.begin(), ps[i]->fp.end(), fps[i].data);
+  std::vector<pg_uuid_t> fps(ps.size() + 1), legacy(ps.size() + 1);
+  std::vector<const pg_uuid_t*> fp_ptrs, legacy_ptrs;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    std::copy(ps[i]->fp.begin(), ps[i]->fp.end(), fps[i].data);
+    if (ps[i]->legacy_fp)
+      std::copy(ps[i]->legacy_fp->begin(), ps[i]->legacy_fp->end(), legacy[i].data);
+  }
   std::vector<cs::ingest::pg::taken_key> keys;
   for (const auto& [key, deliveries] : by_key)
-    for (size_t i : deliveries) fp_ptrs.push_back(&fps[i]);
+    for (size_t i : deliveries) {
+      fp_ptrs.push_back(&fps[i]);
+      legacy_ptrs.push_back(ps[i]->legacy_fp ? &legacy[i] : nullptr);
+    }
   size_t next = 0;
   for (const auto& [key, deliveries] : by_key) {
     cs::ingest::pg::taken_key t{};
     t.key = key.c_str();
     t.fingerprints = fp_ptrs.data() + next;
+    t.legacy_fingerprints = legacy_ptrs.data() + next;
     t.n = static_cast<int>(deliveries.size());
     next += deliveries.size();
     keys.push_back(t);
@@ -1163,7 +1183,7 @@ bool see_taken_keys(const call_context& cx, const std::vector<const prepared*>& 
   for (const auto& [key, deliveries] : by_key) {
     const cs::ingest::pg::taken_key& t = kp[k++];
     for (size_t i : deliveries) {
-      bool same = std::equal(ps[i]->fp.begin(), ps[i]->fp.end(), t.fingerprint.data);
+      bool same = same_content(*ps[i], t.fingerprint.data);
       out[i] = seen_key{t.found, t.found && same, t.event_id, t.status != nullptr ? t.status : ""};
     }
   }
@@ -1178,7 +1198,11 @@ outcome key_taken(call_context& cx, const prepared& p, const seen_key* seen = nu
   if (seen != nullptr && seen->found && seen->same)
     return outcome{seen->event_id, "duplicate", "first delivery was " + seen->status};
   if (seen == nullptr) {
-    rows dup = run(P_DUPLICATE, args().text(cx.channel).text(p.key).datum(uuid_datum(p.fp)));
+    rows dup = run(P_DUPLICATE, args()
+                                    .text(cx.channel)
+                                    .text(p.key)
+                                    .datum(uuid_datum(p.fp))
+                                    .datum(uuid_datum(p.legacy_fp.value_or(p.fp))));
     if (dup.count > 0)
       return outcome{dup.int8(0, 1), "duplicate", "first delivery was " + dup.text(0, 2)};
   }

@@ -97,6 +97,18 @@ TEST(IngestFingerprint, StableAndSensitive) {
   EXPECT_EQ(u[8], '-');
 }
 
+TEST(IngestFingerprint, NumbersLoseTrailingFractionalZeros) {
+  EXPECT_EQ(ig::without_trailing_zeros(R"({"p": 19.90, "q": 2.0, "r": 0.000, "s": -1.50})"),
+            R"({"p": 19.9, "q": 2, "r": 0, "s": -1.5})");
+  // integers, exponents, other fractions and everything but numbers stay as they are
+  EXPECT_EQ(ig::without_trailing_zeros(R"([100, 1e10, 2.5E-3, 0.05, true, false, null])"),
+            R"([100, 1e10, 2.5E-3, 0.05, true, false, null])");
+  // inside strings (escaped quotes included) nothing changes
+  EXPECT_EQ(ig::without_trailing_zeros(R"({"a": "1.50", "b": "x\" 2.0 \"", "c": 3.10})"),
+            R"({"a": "1.50", "b": "x\" 2.0 \"", "c": 3.1})");
+  EXPECT_EQ(ig::without_trailing_zeros(""), "");
+}
+
 TEST(IngestOrders, ChoosesMostSellableThenSmallestId) {
   std::vector<ig::stock_level> levels = {{"b", 10, 2, 1}, {"c", 7, 0, 0}};
   EXPECT_EQ(ig::choose_location({"a", "b", "c"}, levels), "b");  // 7 and 7: the smaller id
