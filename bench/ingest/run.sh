@@ -122,21 +122,26 @@ printf 'benchmark\tvariant\tclients\tsize\tmetric\tunit\tmedian\tmin\tmax\truns\
 stats() { sort -g | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.1f\t%.1f\t%.1f\t%d", m, v[1], v[NR], NR}'; }
 declare -A median
 
+# the variants alternate run by run (as in bench/propagation), so a drift of the machine over
+# the minutes of the benchmark reaches all three alike
 for clients in 1 8; do
-  for variant in channel_sync reference limit; do
-    case $variant in channel_sync) script=ingest ;; reference) script=reference ;; limit) script=limit ;; esac
-    vals=()
-    for ((r = 1; r <= runs; r++)); do
+  declare -A vals=()
+  for ((r = 1; r <= runs; r++)); do
+    for variant in channel_sync reference limit; do
+      case $variant in channel_sync) script=ingest ;; reference) script=reference ;; limit) script=limit ;; esac
       tps=$(pgbench -n -f "$here/$script.pgbench" -c "$clients" -j "$clients" -T "$secs" 2>&1 \
             | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)
       [ -n "$tps" ] || { echo "pgbench $variant failed" >&2; exit 1; }
-      vals+=("$tps")
+      vals[$variant]="${vals[$variant]:-} $tps"
     done
-    s=$(printf '%s\n' "${vals[@]}" | stats)
+  done
+  for variant in channel_sync reference limit; do
+    s=$(printf '%s\n' ${vals[$variant]} | stats)
     median[$variant-$clients]=$(echo "$s" | cut -f1)
     printf 'ingest_order_placed\t%s\t%s\t10000\tthroughput (1-line orders)\tevents/s\t%s\n' "$variant" "$clients" "$s" >>"$tsv"
-    echo "ingest order_placed  $variant  clients=$clients  median ${median[$variant-$clients]} events/s"
+    echo "ingest order_placed  $variant  clients=$clients  median ${median[$variant-$clients]} events/s (runs:${vals[$variant]})"
   done
+  unset vals
 done
 
 # ingest_batch: 1,000 new events per call; then 1,000 new + 200 redeliveries (20 %)
