@@ -57,8 +57,8 @@ std::string id_field(const json_value& obj, const char* field, const std::string
   std::string value;
   if (v->type == json_value::kind::string) {
     value = v->text;
-  } else if (v->type == json_value::kind::number && json_integer(*v)) {
-    value = v->text;
+  } else if (std::optional<int64_t> n = json_integer(*v)) {
+    value = std::to_string(*n);  // 1001.0 is 1001, as the fingerprint has it
   } else {
     throw invalid{where + "\"" + field + "\" must be a string, not " + v->type_name()};
   }

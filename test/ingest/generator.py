@@ -2,8 +2,9 @@
 
 The history is a list of distinct events (orders with simple and bundle lines, whole
 cancellations and shipments, adjustments, counts with out-of-order times, restocking
-returns). Deliveries: every event once, some twice or three times (duplicates), some
-keys reused with other content (conflicts), all slightly shuffled (reorderings). The
+returns). Deliveries: every event once, some twice or three times (duplicates; a third of
+the repeats write their numbers as decimals, 2.0 for 2: the same content), some keys reused
+with other content (conflicts), all slightly shuffled (reorderings). The
 model processes the same delivery stream, applying each key's first delivery only, and
 the final stock, each key's status and the applied count must match the database's.
 """
@@ -73,7 +74,8 @@ def make_deliveries(rng, history):
     for e in history:
         stream.append(e)
         for _ in range(rng.choice([0, 0, 0, 1, 2])):
-            stream.append(e)  # a retried webhook
+            # a retried webhook, sometimes re-serialized by the sender
+            stream.append(dict(e, decimals=True) if rng.random() < 0.33 else e)
         if rng.random() < 0.05:
             other = json.loads(json.dumps(e))
             other["payload"]["_edited"] = True  # same key, other content
@@ -82,6 +84,24 @@ def make_deliveries(rng, history):
     keyed = [(i + rng.uniform(0, 6), d) for i, d in enumerate(stream)]
     keyed.sort(key=lambda x: x[0])
     return [d for _, d in keyed]
+
+
+def wire(v, decimals=False):
+    """JSON text of v; with decimals, every integer written as a decimal (2 -> 2.0)."""
+    if not decimals or v is None or isinstance(v, (bool, str, float)):
+        return json.dumps(v)
+    if isinstance(v, int):
+        return f"{v}.0"
+    if isinstance(v, list):
+        return "[" + ", ".join(wire(x, True) for x in v) + "]"
+    return "{" + ", ".join(json.dumps(k) + ": " + wire(x, True) for k, x in v.items()) + "}"
+
+
+def batch_text(run):
+    return "[" + ", ".join(
+        "{" + f'"idempotency_key": {json.dumps(x["key"])}, "event_type": {json.dumps(x["type"])}, '
+        f'"payload": {wire(x["payload"], x.get("decimals", False))}, "occurred_at": {json.dumps(x["at"])}' + "}"
+        for x in run) + "]"
 
 
 class Model:
@@ -189,17 +209,16 @@ def main():
         if rng.random() < 0.5:
             for d in chunk:
                 sql.append(f"SELECT {q(d['channel'])}, {q(d['key'])}, status FROM channel_sync.ingest("
-                           f"{q(d['channel'])}, {q(d['key'])}, {q(d['type'])}, {q(json.dumps(d['payload']))}, {q(d['at'])});")
+                           f"{q(d['channel'])}, {q(d['key'])}, {q(d['type'])}, {q(wire(d['payload'], d.get('decimals', False)))}, {q(d['at'])});")
         else:
             # a batch is for one channel: split the chunk into runs of one channel
             run = []
             for d in chunk + [None]:
                 if run and (d is None or d["channel"] != run[0]["channel"]):
-                    arr = [{"idempotency_key": x["key"], "event_type": x["type"], "payload": x["payload"],
-                            "occurred_at": x["at"]} for x in run]
+                    arr = batch_text(run)
                     sql.append(f"SELECT {q(run[0]['channel'])}, e->>'idempotency_key', r.status FROM "
-                               f"channel_sync.ingest_batch({q(run[0]['channel'])}, {q(json.dumps(arr))}) WITH ORDINALITY AS r(event_id, status, detail, n) "
-                               f"JOIN jsonb_array_elements({q(json.dumps(arr))}) WITH ORDINALITY AS a(e, n) USING (n) ORDER BY n;")
+                               f"channel_sync.ingest_batch({q(run[0]['channel'])}, {q(arr)}) WITH ORDINALITY AS r(event_id, status, detail, n) "
+                               f"JOIN jsonb_array_elements({q(arr)}) WITH ORDINALITY AS a(e, n) USING (n) ORDER BY n;")
                     run = []
                 if d is not None:
                     run.append(d)

@@ -55,6 +55,15 @@ TEST(IngestEvent, ValidOrderPlaced) {
   EXPECT_EQ(p.ok->lines[1].location_id, "wh");
 }
 
+TEST(IngestEvent, NumericIdsAreTheirIntegerText) {
+  for (const char* id : {"1001", "1001.0", "1001.00"}) {
+    auto p = ig::parse_event("order_cancelled", std::string(R"({"order_id": )") + id + "}");
+    ASSERT_TRUE(p.ok) << p.reason;
+    EXPECT_EQ(p.ok->order_id, "1001");
+  }
+  EXPECT_FALSE(ig::parse_event("order_cancelled", R"({"order_id": 1001.5})").ok);
+}
+
 TEST(IngestEvent, Rejections) {
   auto why = [](const char* type, const char* payload) {
     return ig::parse_event(type, payload).reason;
