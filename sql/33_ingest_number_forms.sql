@@ -1,7 +1,7 @@
 -- A number's form is not part of an event's content: jsonb keeps the scale a number came with
 -- (19.90 stays 19.90), but a redelivery that writes 19.9, or qty 4.0, is the same event. An event
 -- stored before 0.4.0 was fingerprinted over the text as jsonb printed it; a redelivery of it in
--- that same form is still its duplicate.
+-- that same form is still its duplicate. A numeric id is its integer (1001.0 is 1001).
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS channel_sync CASCADE;
 CREATE EXTENSION channel_sync;
@@ -52,4 +52,9 @@ SELECT (r).status FROM (SELECT channel_sync.ingest_batch('amazon', '[
 SELECT duplicates FROM channel_sync.events WHERE idempotency_key = 'o1' AND first_event_id IS NULL;
 -- in another form it cannot be told from other content: a conflict
 SELECT observe('o1', '{"sku": "TEE", "qty": 4, "price": 19.9}');
+
+-- a numeric order id is its integer: order 1001 placed, then cancelled as 1001.0
+SELECT status FROM channel_sync.ingest('amazon', 'p1', 'order_placed', '{"order_id": 1001, "lines": [{"sku": "TEE", "qty": 1}]}');
+SELECT status FROM channel_sync.ingest('amazon', 'c1', 'order_cancelled', '{"order_id": 1001.0}');
+SELECT order_id, state FROM channel_sync.orders;
 DROP FUNCTION observe(text, text);

@@ -214,15 +214,12 @@ void count_one(cpg::row_updater* u, const event_columns& c, Datum channel, taken
     t->event_id = DatumGetInt64(v[c.event_id - 1]);
     t->status = TextDatumGetCString(v[c.status - 1]);
     memcpy(t->fingerprint.data, DatumGetUUIDP(v[c.fingerprint - 1])->data, UUID_LEN);
+    auto is_owners = [&](const pg_uuid_t* f) {
+      return f != nullptr && memcmp(f->data, t->fingerprint.data, UUID_LEN) == 0;
+    };
     int same = 0;
-    for (int k = 0; k < t->n; ++k) {
-      const pg_uuid_t* legacy = t->legacy_fingerprints[k];
-      same +=
-          memcmp(t->fingerprints[k]->data, t->fingerprint.data, UUID_LEN) == 0 ||
-                  (legacy != nullptr && memcmp(legacy->data, t->fingerprint.data, UUID_LEN) == 0)
-              ? 1
-              : 0;
-    }
+    for (int k = 0; k < t->n; ++k)
+      same += is_owners(t->fingerprints[k]) || is_owners(t->legacy_fingerprints[k]) ? 1 : 0;
     if (same == 0) return;
     cpg::row_updater_begin_next(u);
     u->next->tts_values[c.duplicates - 1] =

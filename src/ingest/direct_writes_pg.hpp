@@ -39,7 +39,7 @@ bool write_events(const char* channel, const event_row* events, int n, int64* id
 struct taken_key {
   const char* key;
   const pg_uuid_t* const* fingerprints;
-  const pg_uuid_t* const* legacy_fingerprints;  // each one's pre-0.4.0 fingerprint, or nullptr
+  const pg_uuid_t* const* legacy_fingerprints;  // as an earlier library had them, or nullptr
   int n;
   bool found;             // out: the key's first delivery exists
   int64 event_id;         // out: its event id
