@@ -133,3 +133,28 @@ SELECT l.channel_id, l.target_qty, o.qty, l.target_version = o.version AS messag
 SELECT check_name, channel_id, sku FROM channel_sync.verify();
 ALTER TABLE channel_sync.listings ENABLE ALWAYS TRIGGER enqueue_on_update;
 SELECT check_name, channel_id, sku FROM channel_sync.verify();
+
+-- a user's AFTER row trigger on listings or outbox fires for every direct write (only
+-- PostgreSQL's foreign-key checks, which would find the keys unchanged, are not queued)
+CREATE TABLE after_audit (tbl text, channel_id text);
+CREATE FUNCTION after_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.after_audit VALUES (TG_TABLE_NAME, NEW.channel_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER after_audit AFTER UPDATE ON channel_sync.listings FOR EACH ROW EXECUTE FUNCTION after_audit();
+CREATE TRIGGER after_audit AFTER UPDATE ON channel_sync.outbox FOR EACH ROW EXECUTE FUNCTION after_audit();
+UPDATE channel_sync.stock SET on_hand = 14 WHERE sku = 'TEE';
+SELECT tbl, channel_id, count(*) FROM after_audit GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TRIGGER after_audit ON channel_sync.listings;
+DROP TRIGGER after_audit ON channel_sync.outbox;
+-- a BEFORE trigger that changes a listing's key: the foreign key is checked, as in an UPDATE
+CREATE FUNCTION rekey() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.sku := 'NOPE';
+  RETURN NEW;
+END $$;
+CREATE TRIGGER rekey BEFORE UPDATE ON channel_sync.listings FOR EACH ROW EXECUTE FUNCTION rekey();
+UPDATE channel_sync.stock SET on_hand = 15 WHERE sku = 'TEE';
+DROP TRIGGER rekey ON channel_sync.listings;
+SELECT count(*) AS listings_of_unknown_skus FROM channel_sync.listings WHERE sku = 'NOPE';

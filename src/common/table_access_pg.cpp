@@ -10,13 +10,18 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "catalog/pg_trigger.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/rls.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -266,10 +271,52 @@ static bool has_other_checks(Relation rel, const char* const* names, int n) {
   return false;
 }
 
+// Which AFTER ROW UPDATE triggers rel fires (see row_updater), and its foreign keys' columns.
+static void find_after_row_triggers(Relation rel, row_updater* u) {
+  u->after_row_triggers = u->foreign_key_checks = false;
+  u->foreign_key_columns = nullptr;
+  TriggerDesc* td = rel->trigdesc;
+  for (int i = 0; td != nullptr && td->trig_update_after_row && i < td->numtriggers; ++i) {
+    const Trigger& t = td->triggers[i];
+    if (!TRIGGER_FOR_ROW(t.tgtype) || !TRIGGER_FOR_AFTER(t.tgtype) ||
+        !TRIGGER_FOR_UPDATE(t.tgtype) || t.tgenabled == TRIGGER_DISABLED)
+      continue;
+    bool& kind = t.tgfoid == F_RI_FKEY_CHECK_UPD ? u->foreign_key_checks : u->after_row_triggers;
+    kind = true;
+  }
+  if (!u->foreign_key_checks) return;
+  ListCell* lc;
+  foreach (lc, RelationGetFKeyList(rel)) {
+    ForeignKeyCacheInfo* fk = lfirst_node(ForeignKeyCacheInfo, lc);
+    for (int k = 0; k < fk->nkeys; ++k)
+      u->foreign_key_columns = bms_add_member(u->foreign_key_columns, fk->conkey[k]);
+  }
+}
+
+// Whether an update of found to next needs its foreign keys checked, as
+// RI_FKey_fk_upd_check_required decides: when this transaction wrote the row (the check its
+// insert queued will not see it), or a referencing column changes.
+static bool foreign_keys_to_check(const row_updater* u) {
+  bool isnull = false;
+  Datum xmin = slot_getsysattr(u->found, MinTransactionIdAttributeNumber, &isnull);
+  if (isnull || TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin))) return true;
+  TupleDesc desc = RelationGetDescr(u->rel);
+  for (int att = -1; (att = bms_next_member(u->foreign_key_columns, att)) >= 0;) {
+    Form_pg_attribute a = TupleDescAttr(desc, att - 1);
+    bool was_null = u->found->tts_isnull[att - 1], is_null = u->next->tts_isnull[att - 1];
+    if (was_null != is_null) return true;
+    if (!is_null && !datumIsEqual(u->found->tts_values[att - 1], u->next->tts_values[att - 1],
+                                  a->attbyval, a->attlen))
+      return true;
+  }
+  return false;
+}
+
 void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* const* own_checks,
                       int n) {
   u->rel = rel;
   u->check = has_other_checks(rel, own_checks, n);
+  find_after_row_triggers(rel, u);
   u->index = index_open(key_index, RowExclusiveLock);
   begin_key_scan(u);
   u->estate = begin_writes(rel, &u->rri);
@@ -324,6 +371,8 @@ update_result row_updater_update(row_updater* u) {
       !ExecBRUpdateTriggers(estate, &u->epq, rri, tid, nullptr, next, nullptr))
     return update_result::skipped_by_trigger;
   if (u->check) ExecConstraints(rri, next, estate);
+  // an event only a foreign-key check that will not check anything would queue is not queued
+  bool after_row = u->after_row_triggers || (u->foreign_key_checks && foreign_keys_to_check(u));
   TM_FailureData tmfd;
   LockTupleMode lockmode;
   bool update_indexes = false;
@@ -341,7 +390,9 @@ update_result row_updater_update(row_updater* u) {
   List* recheck = NIL;
   if (rri->ri_NumIndices > 0 && update_indexes)
     recheck = ExecInsertIndexTuples(rri, next, estate, true, false, nullptr, NIL);
-  ExecARUpdateTriggers(estate, rri, nullptr, nullptr, tid, nullptr, next, recheck, nullptr, false);
+  if (after_row)
+    ExecARUpdateTriggers(estate, rri, nullptr, nullptr, tid, nullptr, next, recheck, nullptr,
+                         false);
   list_free(recheck);
   return update_result::written;
 }

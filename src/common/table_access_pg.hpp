@@ -77,6 +77,10 @@ struct row_updater {
   TupleTableSlot* found;  // the current row
   TupleTableSlot* next;   // the new image, built by the caller from found
   bool check;             // evaluate the table's constraints on every write
+  // AFTER ROW UPDATE triggers: one that is not PostgreSQL's check of a foreign key of the
+  // table's own (those fire always), and whether there are such checks
+  bool after_row_triggers, foreign_key_checks;
+  Bitmapset* foreign_key_columns;  // the columns those checks compare
 };
 
 // own_checks[0..n): the CHECK constraints channel_sync itself defines on the table. The
