@@ -142,6 +142,33 @@ ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_on_update;
 SELECT count(*) > 0 AS fixed FROM channel_sync.verify(fix => true);
 SELECT count(*) AS drift FROM channel_sync.verify();
 
+-- an oversold order's detail is written to its event after the effect; a user's trigger on
+-- updates of events sees it (a row trigger, and a statement trigger with its transition table)
+CREATE TABLE event_updates (how text, idempotency_key text, detail text);
+CREATE FUNCTION event_updated_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.event_updates VALUES ('row', NEW.idempotency_key, left(NEW.detail, 8));
+  RETURN NULL;
+END $$;
+CREATE FUNCTION event_updated_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.event_updates SELECT 'statement', idempotency_key, left(detail, 8) FROM new_rows;
+  RETURN NULL;
+END $$;
+SELECT place('k-O11', 'O11', '[{"sku": "TEE", "qty": 999}]');
+SELECT idempotency_key, status, left(detail, 8) FROM channel_sync.events WHERE idempotency_key = 'k-O11';
+CREATE TRIGGER updated AFTER UPDATE ON channel_sync.events FOR EACH ROW EXECUTE FUNCTION event_updated_row();
+SELECT place('k-O12', 'O12', '[{"sku": "TEE", "qty": 999}]');
+DROP TRIGGER updated ON channel_sync.events;
+CREATE TRIGGER updated AFTER UPDATE ON channel_sync.events REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION event_updated_statement();
+SELECT place('k-O13', 'O13', '[{"sku": "TEE", "qty": 999}]');
+DROP TRIGGER updated ON channel_sync.events;
+SELECT * FROM event_updates ORDER BY 2;
+DROP TABLE event_updates;
+DROP FUNCTION event_updated_row();
+DROP FUNCTION event_updated_statement();
+
 DROP VIEW placed;
 DROP FUNCTION place(text, text, jsonb);
 DROP TABLE order_feed, event_feed, stock_feed;
