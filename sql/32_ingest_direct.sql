@@ -142,8 +142,9 @@ ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_on_update;
 SELECT count(*) > 0 AS fixed FROM channel_sync.verify(fix => true);
 SELECT count(*) AS drift FROM channel_sync.verify();
 
--- an oversold order's detail is written to its event after the effect; a user's trigger on
--- updates of events sees it (a row trigger, and a statement trigger with its transition table)
+-- an oversold order's detail is written to its event after the effect, a redelivery bumps the
+-- first one's counter: a user's trigger on updates of events sees both (a row trigger, and a
+-- statement trigger with its transition table, for which the counter is bumped through SQL)
 CREATE TABLE event_updates (how text, idempotency_key text, detail text);
 CREATE FUNCTION event_updated_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -159,12 +160,15 @@ SELECT place('k-O11', 'O11', '[{"sku": "TEE", "qty": 999}]');
 SELECT idempotency_key, status, left(detail, 8) FROM channel_sync.events WHERE idempotency_key = 'k-O11';
 CREATE TRIGGER updated AFTER UPDATE ON channel_sync.events FOR EACH ROW EXECUTE FUNCTION event_updated_row();
 SELECT place('k-O12', 'O12', '[{"sku": "TEE", "qty": 999}]');
+SELECT place('k-O12', 'O12', '[{"sku": "TEE", "qty": 999}]');
 DROP TRIGGER updated ON channel_sync.events;
 CREATE TRIGGER updated AFTER UPDATE ON channel_sync.events REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION event_updated_statement();
 SELECT place('k-O13', 'O13', '[{"sku": "TEE", "qty": 999}]');
+SELECT place('k-O13', 'O13', '[{"sku": "TEE", "qty": 999}]');
 DROP TRIGGER updated ON channel_sync.events;
-SELECT * FROM event_updates ORDER BY 2;
+SELECT how, idempotency_key, detail, count(*) FROM event_updates GROUP BY 1, 2, 3 ORDER BY 2;
+SELECT idempotency_key, duplicates FROM channel_sync.events WHERE idempotency_key IN ('k-O12', 'k-O13') ORDER BY 1;
 DROP TABLE event_updates;
 DROP FUNCTION event_updated_row();
 DROP FUNCTION event_updated_statement();

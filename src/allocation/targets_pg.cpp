@@ -1555,8 +1555,8 @@ void write_direct(direct_change* rows, int n) {
   Oid lkey = get_relname_relid("listings_pkey", ns);
   Oid okey = get_relname_relid("one_message_per_listing", ns);
   if (l == nullptr || o == nullptr || !OidIsValid(lkey) || !OidIsValid(okey) ||
-      !cs::propagation::listing_triggers_allow_direct_writes(l) ||
-      !cs::propagation::listing_triggers_allow_direct_writes(o)) {
+      !cs::propagation::triggers_allow_direct_writes(l) ||
+      !cs::propagation::triggers_allow_direct_writes(o)) {
     for (int k = 0; k < n; ++k) rows[k].missing = true;
     if (l != nullptr) relation_close(l, NoLock);
     if (o != nullptr) relation_close(o, NoLock);

@@ -233,8 +233,8 @@ void count_one(cpg::row_updater* u, const event_columns& c, Datum channel, taken
 bool count_duplicates(const char* channel, taken_key* keys, int n) {
   Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
   Relation key = cpg::open_cs_relation("events_first_delivery_key", AccessShareLock);
-  bool usable = rel != nullptr && key != nullptr &&
-                check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
+  bool usable =
+      rel != nullptr && key != nullptr && cs::propagation::triggers_allow_direct_writes(rel);
   if (usable) {
     event_columns c{cpg::column_number(rel, "event_id"), cpg::column_number(rel, "fingerprint"),
                     cpg::column_number(rel, "status"), cpg::column_number(rel, "duplicates")};

@@ -50,8 +50,8 @@ struct taken_key {
 // Finds the first delivery of each taken key of channel (distinct keys) and bumps its
 // duplicates counter by the number of deliveries with its fingerprint, in place (row_updater:
 // triggers, constraints, a concurrent bump waited for and redone). Returns false, having
-// written nothing, when events is under row-level security for the current user: the caller
-// then uses SQL.
+// written nothing, when events may not be updated in place (a user's statement trigger, a
+// transition table or row-level security): the caller then uses SQL.
 bool count_duplicates(const char* channel, taken_key* keys, int n);
 
 struct order_row {

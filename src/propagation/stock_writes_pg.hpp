@@ -20,11 +20,11 @@ namespace cs::propagation {
 // followed by retarget_changed_stock() do what an UPDATE statement would. Plain C frame.
 bool stock_triggers_as_installed(Relation stock);
 
-// Whether listings or outbox (rel) may be written in place: no trigger but channel_sync's own
-// and foreign-key checks on INSERT or UPDATE is a statement trigger or has transition tables
-// (row triggers fire through the direct writer; those would not), and no row-level security
-// applies. Plain C frame.
-bool listing_triggers_allow_direct_writes(Relation rel);
+// Whether rel (listings, outbox, events) may be written in place: no trigger but channel_sync's
+// own and foreign-key checks on INSERT or UPDATE is a statement trigger or has transition
+// tables (row triggers fire through the direct writer; those would not), and no row-level
+// security applies. Plain C frame.
+bool triggers_allow_direct_writes(Relation rel);
 
 // What retarget_on_update does after an UPDATE that changed stock rows of these SKUs: they
 // and the bundles containing them are re-targeted, under the re-target locks.

@@ -365,7 +365,7 @@ bool stock_triggers_as_installed(Relation stock) {
   return retarget_on_update;
 }
 
-bool listing_triggers_allow_direct_writes(Relation rel) {
+bool triggers_allow_direct_writes(Relation rel) {
   TriggerDesc* td = rel->trigdesc;
   Oid ns = get_namespace_oid("channel_sync", true);
   for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
