@@ -371,7 +371,7 @@ update_result row_updater_update(row_updater* u) {
       !ExecBRUpdateTriggers(estate, &u->epq, rri, tid, nullptr, next, nullptr))
     return update_result::skipped_by_trigger;
   if (u->check) ExecConstraints(rri, next, estate);
-  // an event only a foreign-key check that will not check anything would queue is not queued
+  // no after-row event when foreign-key checks are the only triggers and would pass it by
   bool after_row = u->after_row_triggers || (u->foreign_key_checks && foreign_keys_to_check(u));
   TM_FailureData tmfd;
   LockTupleMode lockmode;

@@ -77,8 +77,8 @@ struct row_updater {
   TupleTableSlot* found;  // the current row
   TupleTableSlot* next;   // the new image, built by the caller from found
   bool check;             // evaluate the table's constraints on every write
-  // AFTER ROW UPDATE triggers: one that is not PostgreSQL's check of a foreign key of the
-  // table's own (those fire always), and whether there are such checks
+  // AFTER ROW UPDATE triggers: whether any is not PostgreSQL's check of one of the table's
+  // foreign keys (then they all fire), and whether there are such checks
   bool after_row_triggers, foreign_key_checks;
   Bitmapset* foreign_key_columns;  // the columns those checks compare
 };
