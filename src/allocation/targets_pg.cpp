@@ -66,12 +66,12 @@ constexpr size_t kWriteChunk = 50000;
 
 // pct: numeric percent read as basis points, (pct * 100)::int4; epoch: an interval read as
 // date_part('epoch', interval)::float8 (the direct loader's forms of q_small's expressions).
-enum class col : uint8_t { text, int4, boolean, float8, numeric, pct, epoch };
+enum class col : uint8_t { text, int4, boolean, float8, numeric, pct, epoch, tid };
 
 struct cell {
   const char* str;  // text / numeric payload (points into the fetched tuple)
   int32_t len;
-  int64_t i;  // int4 / boolean
+  int64_t i;  // int4 / boolean / tid (encode_tid)
   double f;   // float8
   bool null;
 };
@@ -120,6 +120,9 @@ void decode_value(Datum d, bool isnull, col kind, cell* x) {
       break;
     case col::epoch:
       x->f = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"), d));
+      break;
+    case col::tid:
+      x->i = static_cast<int64_t>(encode_tid(*reinterpret_cast<ItemPointer>(DatumGetPointer(d))));
       break;
   }
 }
@@ -282,7 +285,7 @@ const plan_spec kPlans[q_count] = {
      1,
      {TEXTARRAYOID}},
     {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
-    {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings "
+    {"SELECT sku, channel_id, target_qty, target_price, ctid FROM channel_sync.listings "
      "WHERE sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
@@ -1755,13 +1758,23 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     Datum args[1];
     if (!w.full()) args[0] = w.sku_array();
     int64_t hint = -1;
+    if (!w.full()) tids.assign(ns * nc, 0);
+    // a subset is written in place: with where each listing was read, so the writer updates
+    // it without looking it up again
+    std::initializer_list<col> some = {col::text, col::text, col::int4, col::numeric, col::tid};
+    std::initializer_list<col> all = {col::text, col::text, col::int4, col::numeric};
+    size_t width = w.full() ? all.size() : some.size();
     scan(plan(w.full() ? q_listings_all : q_listings_some, w.generic()), w.full() ? nullptr : args,
-         w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric},
-         [&](const cell* cells, size_t n) {
+         w.full() ? nullptr : " ", w.full() ? all : some, [&](const cell* cells, size_t n) {
            for (size_t r = 0; r < n; ++r) {
-             const cell* row = cells + r * 4;
-             compare(w.find_sku(view(row[0]), hint), w.find_channel(view(row[1])), row[2].null,
-                     row[2].i, row[3].null, row[3].str, static_cast<size_t>(row[3].len));
+             const cell* row = cells + r * width;
+             int64_t s = w.find_sku(view(row[0]), hint);
+             int64_t c = w.find_channel(view(row[1]));
+             compare(s, c, row[2].null, row[2].i, row[3].null, row[3].str,
+                     static_cast<size_t>(row[3].len));
+             if (width > 4 && s >= 0 && c >= 0)
+               tids[static_cast<size_t>(s) * nc + static_cast<size_t>(c)] =
+                   static_cast<uint64_t>(row[4].i);
            }
          });
   }
