@@ -315,6 +315,7 @@ static bool foreign_keys_to_check(const row_updater* u) {
 void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* const* own_checks,
                       int n) {
   u->rel = rel;
+  u->nblocks = InvalidBlockNumber;
   u->check = has_other_checks(rel, own_checks, n);
   find_after_row_triggers(rel, u);
   u->index = index_open(key_index, RowExclusiveLock);
@@ -338,8 +339,12 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys) {
 }
 
 bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
-  // the page may be gone (VACUUM truncated the table after the row moved away)
-  if (ItemPointerGetBlockNumber(tid) >= RelationGetNumberOfBlocks(u->rel)) return false;
+  // the page may be gone (VACUUM truncated the table after the row moved away, before the
+  // caller locked it)
+  BlockNumber block = ItemPointerGetBlockNumber(tid);
+  if (u->nblocks == InvalidBlockNumber || block >= u->nblocks)
+    u->nblocks = RelationGetNumberOfBlocks(u->rel);
+  if (block >= u->nblocks) return false;
   if (!table_tuple_fetch_row_version(u->rel, tid, u->snap, u->found)) return false;
   slot_getallattrs(u->found);
   for (int k = 0; k < n; ++k) {

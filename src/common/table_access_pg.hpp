@@ -77,6 +77,9 @@ struct row_updater {
   TupleTableSlot* found;  // the current row
   TupleTableSlot* next;   // the new image, built by the caller from found
   bool check;             // evaluate the table's constraints on every write
+  // the table's size in blocks, read at the first fetch by TID: it cannot shrink while the
+  // caller holds its lock (truncating takes ACCESS EXCLUSIVE), only grow
+  BlockNumber nblocks;
   // AFTER ROW UPDATE triggers: whether any is not PostgreSQL's check of one of the table's
   // foreign keys (then they all fire), and whether there are such checks
   bool after_row_triggers, foreign_key_checks;
