@@ -180,6 +180,16 @@ DROP FUNCTION feed_stock();
 DROP FUNCTION feed_order();
 DROP FUNCTION feed_event();
 
+-- a batch writes the status and detail of its oversold and rejected events in place, on rows
+-- it inserted itself: the events table says what the batch returned
+SELECT status, left(detail, 36) AS detail FROM channel_sync.ingest_batch('shop', jsonb_build_array(
+  jsonb_build_object('idempotency_key', 'k-B5', 'event_type', 'order_placed', 'payload', '{"order_id": "B5", "lines": [{"sku": "TEE", "qty": 999}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B6', 'event_type', 'order_placed', 'payload', '{"order_id": "B6", "lines": [{"sku": "NOPE", "qty": 1}]}'::jsonb),
+  jsonb_build_object('idempotency_key', 'k-B7', 'event_type', 'order_placed', 'payload', '{"order_id": "B7", "lines": [{"sku": "KIT", "qty": 999}]}'::jsonb)));
+SELECT idempotency_key, status, left(detail, 36) AS detail, duplicates FROM channel_sync.events
+ WHERE idempotency_key IN ('k-B5', 'k-B6', 'k-B7') ORDER BY 1;
+SELECT order_id, oversold FROM channel_sync.orders WHERE order_id IN ('B5', 'B6', 'B7') ORDER BY 1;
+
 -- every line written here, whichever path wrote it, carries its order's placed_at
 SELECT count(*) AS lines_without_their_orders_time FROM channel_sync.order_lines l
   JOIN channel_sync.orders o USING (channel_id, order_id) WHERE l.placed_at IS DISTINCT FROM o.placed_at;

@@ -295,11 +295,14 @@ static void find_after_row_triggers(Relation rel, row_updater* u) {
 
 // Whether an update of found to next needs its foreign keys checked, as
 // RI_FKey_fk_upd_check_required decides: when this transaction wrote the row (the check its
-// insert queued will not see it), or a referencing column changes.
+// insert queued will not see it; unless the caller inserted it with none queued and its
+// references locked), or a referencing column changes.
 static bool foreign_keys_to_check(const row_updater* u) {
   bool isnull = false;
   Datum xmin = slot_getsysattr(u->found, MinTransactionIdAttributeNumber, &isnull);
-  if (isnull || TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin))) return true;
+  if ((isnull || TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin))) &&
+      !u->references_locked)
+    return true;
   TupleDesc desc = RelationGetDescr(u->rel);
   for (int att = -1; (att = bms_next_member(u->foreign_key_columns, att)) >= 0;) {
     Form_pg_attribute a = TupleDescAttr(desc, att - 1);
@@ -316,6 +319,7 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* c
                       int n) {
   u->rel = rel;
   u->nblocks = InvalidBlockNumber;
+  u->references_locked = false;
   u->check = has_other_checks(rel, own_checks, n);
   find_after_row_triggers(rel, u);
   u->index = index_open(key_index, RowExclusiveLock);

@@ -84,6 +84,10 @@ struct row_updater {
   // foreign keys (then they all fire), and whether there are such checks
   bool after_row_triggers, foreign_key_checks;
   Bitmapset* foreign_key_columns;  // the columns those checks compare
+  // set by a caller whose rows were inserted by itself without queuing foreign-key checks,
+  // having locked the rows they reference (row_inserter): such a row needs no check either
+  // while its referencing columns keep their values
+  bool references_locked;
 };
 
 // own_checks[0..n): the CHECK constraints channel_sync itself defines on the table. The

@@ -250,6 +250,38 @@ bool count_duplicates(const char* channel, taken_key* keys, int n) {
   return usable;
 }
 
+bool set_statuses(const int64* ids, const char* const* statuses, const char* const* details,
+                  int n) {
+  Relation rel = cpg::open_cs_relation("events", RowExclusiveLock);
+  Relation key = cpg::open_cs_relation("events_pkey", AccessShareLock);
+  bool usable =
+      rel != nullptr && key != nullptr && cs::propagation::triggers_allow_direct_writes(rel);
+  if (usable) {
+    AttrNumber status = cpg::column_number(rel, "status");
+    AttrNumber detail = cpg::column_number(rel, "detail");
+    CommandCounterIncrement();  // the rows write_events inserted in this call
+    cpg::row_updater u;
+    cpg::row_updater_open(&u, rel, RelationGetRelid(key), kEventChecks, count(kEventChecks));
+    u.references_locked = true;
+    for (int k = 0; k < n; ++k) {
+      Datum id = Int64GetDatum(ids[k]);
+      do {
+        if (!cpg::row_updater_find(&u, 1, &id))
+          elog(ERROR, "channel_sync: event %lld not found", static_cast<long long>(ids[k]));
+        cpg::row_updater_begin_next(&u);
+        u.next->tts_values[status - 1] = CStringGetTextDatum(statuses[k]);
+        u.next->tts_isnull[detail - 1] = details[k] == nullptr;
+        u.next->tts_values[detail - 1] =
+            details[k] == nullptr ? 0 : CStringGetTextDatum(details[k]);
+      } while (cpg::row_updater_update(&u) == cpg::update_result::changed_concurrently);
+    }
+    cpg::row_updater_close(&u);
+  }
+  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (rel != nullptr) relation_close(rel, NoLock);
+  return usable;
+}
+
 bool write_orders(const char* channel, const order_row* orders, int n, const line_row* lines,
                   int nlines, bool* placed) {
   Relation order_rel = cpg::open_cs_relation("orders", RowExclusiveLock);

@@ -1308,6 +1308,7 @@ cs::user_error order_placed_concurrently() {
 struct run_claim {
   std::vector<int64_t> ids;
   std::vector<long> same_as;
+  bool direct = false;  // the events were inserted without SQL (write_events)
 };
 
 // Without SQL: a key's first delivery in the run is inserted with its repeats (same
@@ -1333,11 +1334,27 @@ std::optional<run_claim> claim_run_keys_direct(const call_context& cx,
   }
   std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, rows, &repeats);
   if (!ids) return std::nullopt;
+  c.direct = true;
   for (size_t r = 0; r < rows.size(); ++r) c.ids[row_of[r] - from] = (*ids)[r];
   for (size_t i = from; i < to; ++i)  // the key was taken before the run: not counted yet
     if (c.same_as[i - from] >= 0 && c.ids[c.same_as[i - from] - from] == 0)
       c.same_as[i - from] = -1;
   return c;
+}
+
+// The statuses of events claim_run_keys_direct inserted, written in place; false: use SQL.
+bool set_statuses_direct(const std::vector<int64_t>& ids, const std::vector<std::string>& statuses,
+                         const std::vector<std::optional<std::string>>& details) {
+  std::vector<const char*> st, de;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    st.push_back(statuses[k].c_str());
+    de.push_back(details[k] ? details[k]->c_str() : nullptr);
+  }
+  const int64* ip = reinterpret_cast<const int64*>(ids.data());
+  const char* const* sp = st.data();
+  const char* const* dp = de.data();
+  int n = static_cast<int>(ids.size());
+  return guard([&] { return cs::ingest::pg::set_statuses(ip, sp, dp, n); });
 }
 
 // Claims the keys of the run all[from, to) (see run_claim).
@@ -1612,7 +1629,8 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
             .datum(int_array(lper))
             .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
   }
-  if (!status_ids.empty()) {
+  if (!status_ids.empty() &&
+      !(claim.direct && set_statuses_direct(status_ids, statuses, details))) {
     std::vector<Datum> sid;
     for (int64_t v : status_ids) sid.push_back(Int64GetDatum(v));
     std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
