@@ -1249,9 +1249,29 @@ std::optional<std::vector<int64_t>> claim_keys_direct(
   return ids;
 }
 
-// The new event id of p's first delivery, 0 when the key is taken.
-int64_t claim_key(call_context& cx, const prepared& p) {
-  if (std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, {&p})) return ids->front();
+// The statuses of events claim_keys_direct inserted, written in place; false: use SQL.
+bool set_statuses_direct(const std::vector<int64_t>& ids, const std::vector<std::string>& statuses,
+                         const std::vector<std::optional<std::string>>& details) {
+  std::vector<const char*> st, de;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    st.push_back(statuses[k].c_str());
+    de.push_back(details[k] ? details[k]->c_str() : nullptr);
+  }
+  const int64* ip = reinterpret_cast<const int64*>(ids.data());
+  const char* const* sp = st.data();
+  const char* const* dp = de.data();
+  int n = static_cast<int>(ids.size());
+  return guard([&] { return cs::ingest::pg::set_statuses(ip, sp, dp, n); });
+}
+
+// The new event id of p's first delivery, 0 when the key is taken; *direct: inserted without
+// SQL (write_events).
+int64_t claim_key(call_context& cx, const prepared& p, bool* direct) {
+  *direct = false;
+  if (std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, {&p})) {
+    *direct = true;
+    return ids->front();
+  }
   args ins;
   ins.text(cx.channel).text(p.key).text(p.type).datum(p.payload).ts(p.at).datum(uuid_datum(p.fp));
   ins.text(p.reason.empty() ? "applied" : "rejected");
@@ -1264,11 +1284,13 @@ int64_t claim_key(call_context& cx, const prepared& p) {
 }
 
 outcome ingest_prepared(call_context& cx, const prepared& p) {
-  int64_t id = claim_key(cx, p);
+  bool direct = false;
+  int64_t id = claim_key(cx, p, &direct);
   if (id == 0) return key_taken(cx, p);
   if (!p.reason.empty()) return outcome{id, "rejected", p.reason};
   effect e = apply(event_call{&cx, &*p.ev, id, p.at});
-  if (e.status != "applied" || e.detail)
+  if ((e.status != "applied" || e.detail) &&
+      !(direct && set_statuses_direct({id}, {e.status}, {e.detail})))
     run(P_SET_STATUS, args().int8(id).text(e.status).opt_text(e.detail));
   return outcome{id, e.status, e.detail};
 }
@@ -1340,21 +1362,6 @@ std::optional<run_claim> claim_run_keys_direct(const call_context& cx,
     if (c.same_as[i - from] >= 0 && c.ids[c.same_as[i - from] - from] == 0)
       c.same_as[i - from] = -1;
   return c;
-}
-
-// The statuses of events claim_run_keys_direct inserted, written in place; false: use SQL.
-bool set_statuses_direct(const std::vector<int64_t>& ids, const std::vector<std::string>& statuses,
-                         const std::vector<std::optional<std::string>>& details) {
-  std::vector<const char*> st, de;
-  for (size_t k = 0; k < ids.size(); ++k) {
-    st.push_back(statuses[k].c_str());
-    de.push_back(details[k] ? details[k]->c_str() : nullptr);
-  }
-  const int64* ip = reinterpret_cast<const int64*>(ids.data());
-  const char* const* sp = st.data();
-  const char* const* dp = de.data();
-  int n = static_cast<int>(ids.size());
-  return guard([&] { return cs::ingest::pg::set_statuses(ip, sp, dp, n); });
 }
 
 // Claims the keys of the run all[from, to) (see run_claim).
