@@ -56,6 +56,8 @@ SELECT status FROM channel_sync.ingest('amazon', 'a2', 'order_placed',
   '{"order_id": "A2", "lines": [{"external_id": "B0CAP", "qty": 1}]}', '2024-05-01 10:01+00');
 SELECT status FROM channel_sync.ingest_batch('amazon',
   '[{"idempotency_key": "a3", "event_type": "listing_observed", "payload": {"external_id": "B0TEE", "qty": 7}, "occurred_at": "2024-05-01T10:02:00Z"}]');
+-- restore_listing_state() is the DBA's, after a restore: a connector may not run it
+SELECT channel_sync.restore_listing_state();
 RESET ROLE;
 SET ROLE cs_adm;
 INSERT INTO channel_sync.sku_aliases VALUES ('amazon', 'B0CAP', 'CAP');
