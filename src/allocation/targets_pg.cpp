@@ -284,7 +284,7 @@ const plan_spec kPlans[q_count] = {
      "JOIN channel_sync.channel_prices p ON p.channel_id = c.channel_id AND p.sku IN " CS_SKU_SET,
      1,
      {TEXTARRAYOID}},
-    {"SELECT sku, channel_id, target_qty, target_price FROM channel_sync.listings", 0, {}},
+    {"SELECT sku, channel_id, target_qty, target_price, ctid FROM channel_sync.listings", 0, {}},
     {"SELECT sku, channel_id, target_qty, target_price, ctid FROM channel_sync.listings "
      "WHERE sku IN " CS_SKU_SET,
      1,
@@ -1758,21 +1758,19 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     Datum args[1];
     if (!w.full()) args[0] = w.sku_array();
     int64_t hint = -1;
-    if (!w.full()) tids.assign(ns * nc, 0);
     // a subset is written in place: with where each listing was read, so the writer updates
     // it without looking it up again
-    std::initializer_list<col> some = {col::text, col::text, col::int4, col::numeric, col::tid};
-    std::initializer_list<col> all = {col::text, col::text, col::int4, col::numeric};
-    size_t width = w.full() ? all.size() : some.size();
+    if (!w.full()) tids.assign(ns * nc, 0);
     scan(plan(w.full() ? q_listings_all : q_listings_some, w.generic()), w.full() ? nullptr : args,
-         w.full() ? nullptr : " ", w.full() ? all : some, [&](const cell* cells, size_t n) {
+         w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric, col::tid},
+         [&](const cell* cells, size_t n) {
            for (size_t r = 0; r < n; ++r) {
-             const cell* row = cells + r * width;
+             const cell* row = cells + r * 5;
              int64_t s = w.find_sku(view(row[0]), hint);
              int64_t c = w.find_channel(view(row[1]));
              compare(s, c, row[2].null, row[2].i, row[3].null, row[3].str,
                      static_cast<size_t>(row[3].len));
-             if (width > 4 && s >= 0 && c >= 0)
+             if (!tids.empty() && s >= 0 && c >= 0)
                tids[static_cast<size_t>(s) * nc + static_cast<size_t>(c)] =
                    static_cast<uint64_t>(row[4].i);
            }

@@ -54,8 +54,8 @@ struct taken_key {
 // transition table or row-level security): the caller then uses SQL.
 bool count_duplicates(const char* channel, taken_key* keys, int n);
 
-// Sets status and detail (nullptr: NULL) of events[k] (ids), first deliveries this call
-// inserted with write_events, in place (row_updater; their channel is locked, so no
+// Sets status[k] and detail[k] (nullptr: NULL) of event ids[k], k < n: first deliveries
+// this call inserted with write_events, in place (row_updater; their channel is locked, so no
 // foreign-key check is queued for them). Returns false, having written nothing, when events
 // may not be updated in place (as count_duplicates): the caller then uses SQL.
 bool set_statuses(const int64* ids, const char* const* statuses, const char* const* details, int n);
