@@ -57,7 +57,6 @@ enum plan_id {
   P_ALIAS,
   P_COMPONENTS,
   P_LOCATION,
-  P_LOCK_STOCK,
   P_INSERT_ORDER,
   P_ORDER,
   P_STOCK_DELTA,
@@ -147,9 +146,6 @@ const plan_def kPlans[P_COUNT] = {
   {"SELECT b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b WHERE b.bundle_sku = $1"
    " ORDER BY b.component_sku", 1, {TEXTOID}},
   {"SELECT 1 FROM channel_sync.locations AS l WHERE l.location_id = $1", 1, {TEXTOID}},
-  {"SELECT s.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock FROM channel_sync.stock AS s"
-   " WHERE s.sku IN (SELECT pg_catalog.unnest($1)) AND s.location_id = ANY ($2) ORDER BY s.sku, s.location_id FOR UPDATE",
-   2, {TEXTARRAYOID, TEXTARRAYOID}},
   {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
    " VALUES ($1, $2, 'placed', $3, $4, $4, $5) ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING 1",
    5, {TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, INT8OID}},
@@ -510,12 +506,13 @@ bool location_exists(const std::string& loc) {
   return run(P_LOCATION, args().text(loc)).count > 0;
 }
 
-// One SKU's stock at n locations (in the order given, which is key order), each row locked
-// as SELECT ... FOR UPDATE locks it: the latest version, after waiting for a concurrent
-// writer. Direct key lookups. levels: on_hand, reserved, safety_stock per location; found[k]
-// false where there is no row. Plain C frame.
-void lock_stock_of_sku(const char* sku, const char* const* locs, int n, int32* levels,
-                       bool* found) {
+// The stock of n_skus SKUs at n_locs locations (both in key order, so every caller locks in
+// the same order), each row locked as SELECT ... FOR UPDATE locks it: the latest version, after
+// waiting for a concurrent writer. Direct key lookups. Row k = sku k / n_locs, location
+// k % n_locs; levels: on_hand, reserved, safety_stock per row; found[k] false where there is
+// no row. Plain C frame.
+void lock_stock_rows(const char* const* skus, int n_skus, const char* const* locs, int n_locs,
+                     int32* levels, bool* found) {
   Relation heap = cs::pg::open_cs_relation("stock", RowShareLock);
   Relation key = cs::pg::open_cs_relation("stock_pkey", RowShareLock);
   if (heap == nullptr || key == nullptr)
@@ -524,53 +521,53 @@ void lock_stock_of_sku(const char* sku, const char* const* locs, int n, int32* l
                        cs::pg::column_number(heap, "reserved"),
                        cs::pg::column_number(heap, "safety_stock")};
   TupleTableSlot* row = table_slot_create(heap, nullptr);
-  for (int k = 0; k < n; ++k) {
-    Datum keys[2] = {CStringGetTextDatum(sku), CStringGetTextDatum(locs[k])};
+  for (int k = 0; k < n_skus * n_locs; ++k) {
+    CHECK_FOR_INTERRUPTS();
+    Datum keys[2] = {CStringGetTextDatum(skus[k / n_locs]), CStringGetTextDatum(locs[k % n_locs])};
     found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
     for (int j = 0; j < 3 && found[k]; ++j) {
       bool isnull = false;
       levels[3 * k + j] = DatumGetInt32(slot_getattr(row, att[j], &isnull));
     }
+    pfree(DatumGetPointer(keys[0]));
+    pfree(DatumGetPointer(keys[1]));
   }
   ExecDropSingleTupleTableSlot(row);
   relation_close(key, RowShareLock);
   relation_close(heap, NoLock);
 }
 
-// Stock rows of skus at locs, locked FOR UPDATE (one SKU, the common case: direct lookups).
+std::vector<std::string> sorted_distinct(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order.
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
-    const std::vector<std::string>& skus, const std::vector<std::string>& locs) {
+    const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list) {
+  std::vector<std::string> skus = sorted_distinct(sku_list), locs = sorted_distinct(loc_list);
+  std::vector<const char*> sku_names, loc_names;
+  for (const std::string& s : skus) sku_names.push_back(s.c_str());
+  for (const std::string& l : locs) loc_names.push_back(l.c_str());
+  size_t n = skus.size() * locs.size();
+  std::vector<int32> levels(3 * n + 1);
+  std::unique_ptr<bool[]> found(new bool[n + 1]);
+  const char* const* sp = sku_names.data();
+  const char* const* lp = loc_names.data();
+  int ns = static_cast<int>(skus.size()), nl = static_cast<int>(locs.size());
+  int32* vp = levels.data();
+  bool* fp = found.get();
+  cs::pg::guard([&] { lock_stock_rows(sp, ns, lp, nl, vp, fp); });
   std::vector<std::pair<std::string, ig::stock_level>> out;
-  if (skus.size() == 1) {
-    int n = static_cast<int>(locs.size());
-    std::vector<const char*> names;
-    for (const std::string& l : locs) names.push_back(l.c_str());
-    std::vector<int32> levels(3 * locs.size() + 1);
-    std::unique_ptr<bool[]> found(new bool[locs.size() + 1]);
-    const char* sku = skus.front().c_str();
-    const char* const* np = names.data();
-    int32* lp = levels.data();
-    bool* fp = found.get();
-    cs::pg::guard([&] { lock_stock_of_sku(sku, np, n, lp, fp); });
-    for (int k = 0; k < n; ++k) {
-      if (!fp[k]) continue;
-      ig::stock_level l;
-      l.location_id = locs[k];
-      l.on_hand = lp[3 * k];
-      l.reserved = lp[3 * k + 1];
-      l.safety_stock = lp[3 * k + 2];
-      out.emplace_back(skus.front(), l);
-    }
-    return out;
-  }
-  rows r = run(P_LOCK_STOCK, args().datum(text_array(skus)).datum(text_array(locs)));
-  for (uint64 i = 0; i < r.count; ++i) {
+  for (size_t k = 0; k < n; ++k) {
+    if (!fp[k]) continue;
     ig::stock_level l;
-    l.location_id = r.text(i, 2);
-    l.on_hand = r.int4(i, 3);
-    l.reserved = r.int4(i, 4);
-    l.safety_stock = r.int4(i, 5);
-    out.emplace_back(r.text(i, 1), l);
+    l.location_id = locs[k % locs.size()];
+    l.on_hand = vp[3 * k];
+    l.reserved = vp[3 * k + 1];
+    l.safety_stock = vp[3 * k + 2];
+    out.emplace_back(skus[k / locs.size()], l);
   }
   return out;
 }
