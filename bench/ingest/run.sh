@@ -6,7 +6,7 @@
 # implementation of the same semantics (bench/reference/ingest_plpgsql.sql), at 1 and 8
 # clients with fsync and synchronous_commit on; then ingest_batch() of 1,000 events per call
 # in one session (the first call, which prepares the plans, reported on its own), with and
-# without 20 % duplicates. The size column is the catalog (the demo's 10,000 SKUs). Env: PG* (a fresh database), SCALE
+# without 20 % duplicates, and from two connectors' sessions at once. The size column is the catalog (the demo's 10,000 SKUs). Env: PG* (a fresh database), SCALE
 # (small|default|large), BENCH_OUT. Writes $BENCH_OUT/ingest.tsv and ingest-targets.tsv.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, ingest() of
 # one-line order_placed events for random SKUs of the catalog vs the limit (the bare INSERT ...
@@ -185,6 +185,51 @@ for dup in false true; do
   printf 'ingest_batch\tchannel_sync\t1\t10000\tfirst call of a session, %s\tms\t%s\n' "$label" "$first" >>"$tsv"
   echo "ingest_batch  $label  median ${batch_ms[$dup]} ms per call (first call of a session: median $(echo "$first" | cut -f1) ms)"
 done
+# Two connectors (amazon, walmart) calling ingest_batch at once, each in its own session: the
+# machine's throughput. Each call orders 1,000 distinct random SKUs, so two calls share ~100 SKUs
+# (one waits for the other's stock row locks, as two marketplaces selling one catalog do). The
+# batches are built beforehand, as a connector builds its request outside the database. Per
+# repetition: a first call per session (plans), then $batches timed calls per session; events/s =
+# all timed events / (last end - first start) over both sessions.
+psql_q <<SQL
+CREATE TABLE bench_ingest.two_batches AS
+SELECT ch, rep, call, jsonb_agg(jsonb_build_object('idempotency_key', key, 'event_type', 'order_placed',
+         'payload', jsonb_build_object('order_id', key, 'lines', jsonb_build_array(jsonb_build_object('sku', sku, 'qty', 1))),
+         'occurred_at', '2026-01-01T00:00:00Z') ORDER BY k) AS body
+FROM unnest(ARRAY['amazon', 'walmart']) AS ch, generate_series(1, $runs) AS rep, generate_series(0, $batches) AS call,
+LATERAL (SELECT k, format('two-%s-%s-%s-%s-%s', '$tag', ch, rep, call, k) AS key, 'SKU-' || lpad(s::text, 5, '0') AS sku
+         FROM (SELECT row_number() OVER () AS k, s FROM (SELECT s FROM generate_series(1, 9700) AS s
+                                                         WHERE rep > 0 AND call >= 0 AND ch IS NOT NULL
+                                                         ORDER BY random() LIMIT 1000) AS r) AS q) AS e
+GROUP BY ch, rep, call;
+SQL
+two_eps=()
+two_dir=$(mktemp -d /tmp/cs_bench_two.XXXXXX)
+for ((rep = 1; rep <= runs; rep++)); do
+  for ch in amazon walmart; do
+    calls=(-c "SELECT count(*) FROM channel_sync.ingest_batch('$ch', (SELECT body FROM bench_ingest.two_batches WHERE ch = '$ch' AND rep = $rep AND call = 0))"
+           -c "SELECT extract(epoch FROM clock_timestamp())")
+    for ((c = 1; c <= batches; c++)); do
+      calls+=(-c "SELECT count(*) FROM channel_sync.ingest_batch('$ch', (SELECT body FROM bench_ingest.two_batches WHERE ch = '$ch' AND rep = $rep AND call = $c))")
+    done
+    calls+=(-c "SELECT extract(epoch FROM clock_timestamp())")
+    psql -qXAt -v ON_ERROR_STOP=1 "${calls[@]}" >"$two_dir/$ch" &
+  done
+  wait
+  two_eps+=("$(cat "$two_dir/amazon" "$two_dir/walmart" | awk -v n=$((2 * batches * 1000)) '
+    FNR == 1 && $1 != 1000 { bad = 1 }
+    FNR == 2 { if (!s || $1 < s) s = $1 }
+    FNR == '$((batches + 3))' { if ($1 > e) e = $1 }
+    FNR > 2 && FNR < '$((batches + 3))' && $1 != 1000 { bad = 1 }
+    END { if (bad || e <= s) print "error"; else printf "%.0f", n / (e - s) }')")
+  [ "${two_eps[-1]}" != error ] || { echo "two connectors: unexpected results in $two_dir" >&2; exit 1; }
+done
+rm -rf "$two_dir"
+s=$(printf '%s\n' "${two_eps[@]}" | stats)
+two_connectors=$(printf "%.0f" "$(echo "$s" | cut -f1)")
+printf 'ingest_batch\tchannel_sync\t2\t10000\tthroughput, 2 connectors at once, 1000 events per call\tevents/s\t%s\n' "$s" >>"$tsv"
+echo "ingest_batch  2 connectors at once  median $two_connectors events/s (runs: ${two_eps[*]})"
+
 # the limit for a batch: the same 1,000 rows inserted by one INSERT ... ON CONFLICT DO NOTHING
 vals=()
 for ((r = 1; r <= batches; r++)); do
@@ -220,5 +265,6 @@ for c in 1 8; do
 done
 eps=$(awk -v ms="${batch_ms[false]}" 'BEGIN { printf "%.0f", 1000 / (ms / 1000) }')
 target "ingest_batch events/s (1000 per call)" "$eps" ">= 20000" "$(awk -v r="$eps" 'BEGIN{print (r >= 20000) ? "yes" : "no"}')"
+target "ingest_batch events/s, 2 connectors at once" "$two_connectors" ">= 20000" "$(awk -v r="$two_connectors" 'BEGIN{print (r >= 20000) ? "yes" : "no"}')"
 extra=$(awk -v a="${batch_ms[true]}" -v b="${batch_ms[false]}" 'BEGIN { printf "%.2f", a / b - 1 }')
 target "extra time with 20 % duplicates" "$extra" "< 0.20" "$(awk -v r="$extra" 'BEGIN{print (r < 0.2) ? "yes" : "no"}')"
