@@ -199,6 +199,7 @@ SELECT ch, rep, call, jsonb_agg(jsonb_build_object('idempotency_key', key, 'even
 FROM unnest(ARRAY['amazon', 'walmart']) AS ch, generate_series(1, $runs) AS rep, generate_series(0, $batches) AS call,
 LATERAL (SELECT k, format('two-%s-%s-%s-%s-%s', '$tag', ch, rep, call, k) AS key, 'SKU-' || lpad(s::text, 5, '0') AS sku
          FROM (SELECT row_number() OVER () AS k, s FROM (SELECT s FROM generate_series(1, 9700) AS s
+                                                         -- correlated, so each call draws its own SKUs
                                                          WHERE rep > 0 AND call >= 0 AND ch IS NOT NULL
                                                          ORDER BY random() LIMIT 1000) AS r) AS q) AS e
 GROUP BY ch, rep, call;

@@ -737,8 +737,7 @@ effect apply_order_placed(const event_call& c) {
   // lock the stock of every SKU at every feeding location, in key order
   std::vector<std::string> skus;
   for (const part& p : parts) skus.push_back(p.sku);
-  std::sort(skus.begin(), skus.end());
-  skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+  skus = sorted_distinct(std::move(skus));
   auto levels = lock_stock(skus, locs);
 
   // demand per SKU is summed across lines before its location is chosen
@@ -1457,8 +1456,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
         for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
     }
   }
-  std::sort(simple.begin(), simple.end());
-  simple.erase(std::unique(simple.begin(), simple.end()), simple.end());
+  simple = sorted_distinct(std::move(simple));
   std::map<std::pair<std::string, std::string>, ig::stock_level> level;
   if (!simple.empty() && !locs.empty())
     for (auto& [sku, l] : lock_stock(simple, locs)) level[{sku, l.location_id}] = l;
