@@ -78,7 +78,6 @@ enum plan_id {
   P_BULK_SKUS,
   P_BULK_ALIASES,
   P_BULK_COMPONENTS,
-  P_BULK_ORDERS,
   P_BULK_INSERT_ORDERS,
   P_BULK_INSERT_LINES,
   P_BULK_STATUS,
@@ -206,8 +205,6 @@ const plan_def kPlans[P_COUNT] = {
    " WHERE a.channel_id = $1 AND a.external_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
   {"SELECT b.bundle_sku, b.component_sku, b.qty_per FROM channel_sync.bundle_components AS b"
    " WHERE b.bundle_sku IN (SELECT pg_catalog.unnest($1)) ORDER BY 1, 2", 1, {TEXTARRAYOID}},
-  {"SELECT o.order_id, o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id IN (SELECT pg_catalog.unnest($2))"
-   " ORDER BY o.order_id FOR UPDATE", 2, {TEXTOID, TEXTARRAYOID}},
   {"INSERT INTO channel_sync.orders AS o (channel_id, order_id, state, oversold, placed_at, updated_at, event_id)"
    " SELECT $1, u.o, 'placed', u.x, u.t, u.t, u.e FROM unnest($2::text[], $3::bool[], $4::timestamptz[], $5::int8[]) AS u (o, x, t, e)"
    " ON CONFLICT (channel_id, order_id) DO NOTHING RETURNING o.order_id",
@@ -537,10 +534,58 @@ void lock_stock_rows(const char* const* skus, int n_skus, const char* const* loc
   relation_close(heap, NoLock);
 }
 
+// The state of each of n orders of the channel (order ids in key order, so every caller locks
+// in the same order), each row locked as SELECT ... FOR UPDATE locks it. Direct key lookups:
+// a statement planned while orders was empty would scan the table for the rest of the session.
+// states[k] is NULL where there is no such order. Plain C frame.
+void lock_order_rows(const char* channel, const char* const* order_ids, int n, char** states) {
+  Relation heap = cs::pg::open_cs_relation("orders", RowShareLock);
+  Relation key = cs::pg::open_cs_relation("orders_pkey", RowShareLock);
+  if (heap == nullptr || key == nullptr)
+    elog(ERROR, "channel_sync: orders or orders_pkey is missing");
+  AttrNumber state = cs::pg::column_number(heap, "state");
+  TupleTableSlot* row = table_slot_create(heap, nullptr);
+  Datum channel_key = CStringGetTextDatum(channel);
+  for (int k = 0; k < n; ++k) {
+    CHECK_FOR_INTERRUPTS();
+    Datum keys[2] = {channel_key, CStringGetTextDatum(order_ids[k])};
+    states[k] = nullptr;
+    if (cs::pg::lock_row_by_key(heap, key, 2, keys, row)) {
+      bool isnull = false;
+      Datum value = slot_getattr(row, state, &isnull);
+      if (!isnull) states[k] = TextDatumGetCString(value);
+    }
+    pfree(DatumGetPointer(keys[1]));
+  }
+  pfree(DatumGetPointer(channel_key));
+  ExecDropSingleTupleTableSlot(row);
+  relation_close(key, RowShareLock);
+  relation_close(heap, NoLock);
+}
+
 std::vector<std::string> sorted_distinct(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   return v;
+}
+
+// The existing orders among order_ids, locked, and their states.
+std::map<std::string, std::string> lock_orders(const std::string& channel,
+                                               const std::vector<std::string>& order_ids) {
+  std::vector<std::string> ids = sorted_distinct(order_ids);
+  if (ids.empty()) return {};
+  std::vector<const char*> names;
+  for (const std::string& id : ids) names.push_back(id.c_str());
+  std::vector<char*> states(ids.size() + 1, nullptr);
+  const char* ch = channel.c_str();
+  const char* const* np = names.data();
+  int n = static_cast<int>(ids.size());
+  char** sp = states.data();
+  cs::pg::guard([&] { lock_order_rows(ch, np, n, sp); });
+  std::map<std::string, std::string> out;
+  for (size_t k = 0; k < ids.size(); ++k)
+    if (sp[k] != nullptr) out.emplace(ids[k], sp[k]);
+  return out;
 }
 
 // The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order.
@@ -1429,11 +1474,8 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
       cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
   }
   const std::vector<std::string>& locs = feeding(cx);
-  std::map<std::string, std::string> order_state;  // existing orders of the run, locked
-  if (!order_ids.empty()) {
-    rows r = run(P_BULK_ORDERS, args().text(cx.channel).datum(text_array(order_ids)));
-    for (uint64 k = 0; k < r.count; ++k) order_state[r.text(k, 1)] = r.text(k, 2);
-  }
+  // existing orders of the run, locked
+  std::map<std::string, std::string> order_state = lock_orders(cx.channel, order_ids);
   auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
     if (item.external) {
       auto it = aliases.find(item.id);
