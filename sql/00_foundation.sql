@@ -17,6 +17,20 @@ SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = 
    AND a.attname NOT IN ('channel_id', 'sku', 'location_id')
  ORDER BY 1, 2;
 
+-- identifiers are COLLATE "C" in every table (compared byte by byte, whatever the locale),
+-- and so is every index over text but two (a metric name and an event status)
+SELECT count(*) AS identifier_columns,
+       count(*) FILTER (WHERE a.attcollation <> '"C"'::regcollation) AS not_c
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+ WHERE c.relnamespace = 'channel_sync'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+   AND NOT a.attisdropped AND a.attname IN ('channel_id', 'location_id', 'sku', 'bundle_sku',
+       'component_sku', 'sold_sku', 'external_id', 'order_id', 'idempotency_key');
+SELECT i.indexrelid::regclass AS index_under_default_collation
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+ WHERE c.relnamespace = 'channel_sync'::regnamespace
+   AND 'default'::regcollation = ANY (i.indcollation::oid[]::regcollation[])
+ ORDER BY 1;
+
 -- channel ids follow ^[a-z][a-z0-9_]{0,62}$
 INSERT INTO channel_sync.channels (channel_id, kind) VALUES ('Amazon', 'marketplace');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

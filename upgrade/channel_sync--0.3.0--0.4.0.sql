@@ -146,3 +146,341 @@ END $$;
 COMMENT ON FUNCTION channel_sync.restore_listing_state() IS 'Admin: after a restore, gives each listing back its last acknowledgement (qty, price, time, reported qty; from propagation_log) and its last applied listing_observed (from events), where it has none. Returns the number of listings written (a listing given both counts twice).';
 REVOKE EXECUTE ON FUNCTION channel_sync.restore_listing_state() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.restore_listing_state() TO channel_sync_admin;
+
+-- Identifiers COLLATE "C", as declared in src/common/schema.sql, src/ingest/ingest.sql and
+-- src/parity/30_reconciliation.sql. PostgreSQL does not change the collation of a column that a
+-- view, a policy or an UPDATE OF trigger depends on: channel_sync's own are dropped and created
+-- again around the ALTERs. Policies and triggers are saved as they are (with their enabled state
+-- and comments); the views are created again from src/parity/ (a view created from its own
+-- pg_get_viewdef() does not always print the same again), with their saved comments and
+-- privileges. A view of the DBA's own over these columns stops the update with PostgreSQL's
+-- error naming it (README "Upgrading"). The ALTERs rebuild the indexes on the columns, not the
+-- tables.
+CREATE TEMP TABLE channel_sync_saved (seq serial, drop_sql text, create_sql text) ON COMMIT DROP;
+INSERT INTO channel_sync_saved (drop_sql, create_sql)
+SELECT pg_catalog.format('DROP VIEW channel_sync.%I', c.relname),
+       pg_catalog.concat_ws(E';\n',
+         (SELECT pg_catalog.format('COMMENT ON VIEW channel_sync.%I IS %L', c.relname, d.description)
+            FROM pg_catalog.pg_description d
+           WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0),
+         (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN channel_sync.%I.%I IS %L',
+                   c.relname, a.attname, d.description), E';\n' ORDER BY a.attnum)
+            FROM pg_catalog.pg_description d
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+           WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid > 0),
+         (SELECT pg_catalog.string_agg(pg_catalog.format('GRANT %s ON channel_sync.%I TO %s',
+                   p.privilege_type, c.relname,
+                   CASE p.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END), E';\n')
+            FROM pg_catalog.aclexplode(c.relacl) p
+            LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.grantee
+           WHERE p.grantee <> c.relowner))
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace = 'channel_sync'::regnamespace AND c.relkind = 'v'
+ ORDER BY c.oid;
+INSERT INTO channel_sync_saved (drop_sql, create_sql)
+SELECT pg_catalog.format('DROP POLICY %I ON channel_sync.%I', p.policyname, p.tablename),
+       pg_catalog.format('CREATE POLICY %I ON channel_sync.%I AS %s FOR %s TO %s%s%s', p.policyname,
+         p.tablename, p.permissive, p.cmd,
+         (SELECT pg_catalog.string_agg(CASE r WHEN 'public' THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r) END, ', ')
+            FROM pg_catalog.unnest(p.roles) r),
+         ' USING (' || p.qual || ')', ' WITH CHECK (' || p.with_check || ')')
+  FROM pg_catalog.pg_policies p
+ WHERE p.schemaname = 'channel_sync'
+ ORDER BY p.tablename, p.policyname;
+INSERT INTO channel_sync_saved (drop_sql, create_sql)
+SELECT pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass),
+       pg_catalog.concat_ws(E';\n', pg_catalog.pg_get_triggerdef(t.oid),
+         CASE t.tgenabled WHEN 'A' THEN pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                          WHEN 'R' THEN pg_catalog.format('ALTER TABLE %s ENABLE REPLICA TRIGGER %I', t.tgrelid::regclass, t.tgname)
+                          WHEN 'D' THEN pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', t.tgrelid::regclass, t.tgname) END,
+         (SELECT pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', t.tgname, t.tgrelid::regclass, d.description)
+            FROM pg_catalog.pg_description d
+           WHERE d.objoid = t.oid AND d.classoid = 'pg_catalog.pg_trigger'::regclass))
+  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'channel_sync'::regnamespace AND NOT t.tgisinternal AND t.tgattr::text <> ''
+ ORDER BY t.oid;
+
+DO $$
+DECLARE s record;
+BEGIN
+  FOR s IN SELECT drop_sql FROM pg_temp.channel_sync_saved ORDER BY seq DESC LOOP
+    EXECUTE s.drop_sql;
+  END LOOP;
+END
+$$;
+
+ALTER TABLE channel_sync.channels ALTER COLUMN channel_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.locations ALTER COLUMN location_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.skus ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.channel_locations ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN location_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.channel_prices ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.bundle_components ALTER COLUMN bundle_sku TYPE text COLLATE "C",
+  ALTER COLUMN component_sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.sku_aliases ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN external_id TYPE text COLLATE "C", ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.stock ALTER COLUMN sku TYPE text COLLATE "C",
+  ALTER COLUMN location_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.allocation_rules ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.listings ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.outbox ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.propagation_log ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.events ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN idempotency_key TYPE text COLLATE "C";
+ALTER TABLE channel_sync.orders ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN order_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.order_lines ALTER COLUMN channel_id TYPE text COLLATE "C",
+  ALTER COLUMN order_id TYPE text COLLATE "C", ALTER COLUMN sku TYPE text COLLATE "C",
+  ALTER COLUMN location_id TYPE text COLLATE "C", ALTER COLUMN sold_sku TYPE text COLLATE "C";
+ALTER TABLE channel_sync.stock_counts ALTER COLUMN sku TYPE text COLLATE "C",
+  ALTER COLUMN location_id TYPE text COLLATE "C";
+ALTER TABLE channel_sync.parity_history ALTER COLUMN channel_id TYPE text COLLATE "C";
+
+-- the views: as in src/parity/20_health.sql and src/parity/30_reconciliation.sql
+CREATE VIEW channel_sync.parity AS
+SELECT l.channel_id,
+       l.sku,
+       l.target_qty AS source_qty,
+       ch.qty AS channel_qty,
+       ch.source AS channel_qty_source,
+       ch.seen_at AS channel_seen_at,
+       ch.qty - l.target_qty AS qty_delta,
+       l.target_price AS source_price,
+       ch.price AS channel_price,
+       ch.price - l.target_price AS price_delta,
+       st.status,
+       CASE WHEN st.status = 'in_sync' THEN NULL
+            ELSE coalesce(o.first_change_at, GREATEST(l.target_since, ch.seen_at)) END AS diverged_since,
+       o.message_id AS pending_message_id
+  FROM channel_sync.listings l
+  LEFT JOIN channel_sync.outbox o
+         ON o.channel_id = l.channel_id AND o.sku = l.sku AND o.status = 'pending'
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN fresh THEN l.observed_qty WHEN l.reported_qty IS NOT NULL THEN l.reported_qty
+                WHEN l.acked_qty IS NOT NULL THEN l.acked_qty ELSE l.observed_qty END AS qty,
+           CASE WHEN fresh THEN 'observed' WHEN l.reported_qty IS NOT NULL THEN 'reported'
+                WHEN l.acked_qty IS NOT NULL THEN 'acked'
+                WHEN l.observed_qty IS NOT NULL THEN 'observed' END AS source,
+           CASE WHEN fresh THEN l.observed_at WHEN l.reported_qty IS NOT NULL OR l.acked_qty IS NOT NULL
+                THEN l.acked_at ELSE l.observed_at END AS seen_at,
+           CASE WHEN fresh THEN coalesce(l.observed_price, l.acked_price)
+                ELSE coalesce(l.acked_price, l.observed_price) END AS price
+      FROM (SELECT l.observed_qty IS NOT NULL
+                   AND (l.acked_at IS NULL OR l.observed_at >= l.acked_at) AS fresh) f
+  ) ch
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN ch.qty > l.target_qty THEN 'oversell_risk'
+                WHEN o.message_id IS NOT NULL THEN 'pending'
+                WHEN ch.qty IS NULL THEN 'unknown'
+                WHEN ch.qty < l.target_qty THEN 'undersell'
+                ELSE 'in_sync' END AS status
+  ) st;
+
+CREATE VIEW channel_sync.propagation_gaps AS
+SELECT g.channel_id, g.sku, g.message_id, g.message_state, g.first_change_at,
+       pg_catalog.now() - g.first_change_at AS waiting,
+       c.lag_target,
+       (pg_catalog.now() - g.first_change_at) - c.lag_target AS overdue_by,
+       g.attempts, g.last_error
+  FROM (SELECT o.channel_id, o.sku, o.message_id, o.status AS message_state, o.first_change_at,
+               o.attempts, o.last_error
+          FROM channel_sync.outbox o
+        UNION ALL
+        SELECT l.channel_id, l.sku, NULL, 'missing', l.target_since, 0, NULL
+          FROM channel_sync.listings l
+         WHERE l.target_version > coalesce(l.acked_version, 0)
+           AND NOT EXISTS (SELECT 1 FROM channel_sync.outbox o
+                            WHERE o.channel_id = l.channel_id AND o.sku = l.sku)) g
+  JOIN channel_sync.channels c ON c.channel_id = g.channel_id
+ WHERE pg_catalog.now() - g.first_change_at > c.lag_target;
+
+CREATE VIEW channel_sync.channel_health AS
+WITH par AS (
+  SELECT channel_id, count(*) AS listings,
+         count(*) FILTER (WHERE status = 'in_sync') AS in_sync,
+         count(*) FILTER (WHERE status = 'oversell_risk') AS oversell_risk,
+         sum(pg_catalog.abs(qty_delta)) AS abs_delta,
+         sum(source_qty) FILTER (WHERE channel_qty IS NOT NULL) AS source_units
+    FROM channel_sync.parity GROUP BY channel_id
+), deliveries AS (
+  SELECT channel_id, acked_at - first_change_at AS lag_time, GREATEST(attempts, 1) AS attempts,
+         price IS DISTINCT FROM pg_catalog.lag(price) OVER w AND pg_catalog.lag(log_id) OVER w IS NOT NULL AS price_change
+    FROM channel_sync.propagation_log
+   WHERE acked_at > pg_catalog.now() - interval '24 hours' AND acked_at <= pg_catalog.now()
+  WINDOW w AS (PARTITION BY channel_id, sku ORDER BY acked_at, log_id)
+), lags AS (
+  SELECT channel_id, count(*) AS acked, sum(attempts) AS attempts,
+         channel_sync.quantiles(channel_sync.lag_sketch(lag_time), '{0.5,0.95,0.99}') AS q,
+         channel_sync.quantile(channel_sync.lag_sketch(lag_time) FILTER (WHERE price_change), 0.95) AS price_p95
+    FROM deliveries GROUP BY channel_id
+), box AS (
+  SELECT channel_id, count(*) FILTER (WHERE status = 'pending') AS pending,
+         min(first_change_at) FILTER (WHERE status = 'pending') AS oldest_change,
+         count(*) FILTER (WHERE status = 'dead') AS dead,
+         sum(attempts) AS failed_attempts
+    FROM channel_sync.outbox GROUP BY channel_id
+), ev AS (
+  SELECT channel_id, count(*) AS events,
+         sum(duplicates) + count(*) FILTER (WHERE status = 'duplicate') AS duplicates,
+         count(*) FILTER (WHERE status = 'conflict') AS conflicts,
+         count(*) FILTER (WHERE status = 'rejected') AS rejected
+    FROM channel_sync.events
+   WHERE received_at > pg_catalog.now() - interval '24 hours' AND received_at <= pg_catalog.now()
+   GROUP BY channel_id
+), ord AS (
+  SELECT channel_id, count(*) AS orders,
+         count(*) FILTER (WHERE state = 'cancelled' AND oversold) AS mismatch_cancelled
+    FROM channel_sync.orders
+   WHERE placed_at > pg_catalog.now() - interval '24 hours' AND placed_at <= pg_catalog.now()
+   GROUP BY channel_id
+), m AS (
+  SELECT c.channel_id,
+         coalesce(par.listings, 0) AS listings,
+         pg_catalog.round(100.0 * par.in_sync / nullif(par.listings, 0), 2) AS in_sync_pct,
+         coalesce(par.oversell_risk, 0) AS oversell_risk,
+         pg_catalog.make_interval(secs => pg_catalog.round(lags.q[1]::numeric, 3)) AS lag_p50,
+         pg_catalog.make_interval(secs => pg_catalog.round(lags.q[2]::numeric, 3)) AS lag_p95,
+         pg_catalog.make_interval(secs => pg_catalog.round(lags.q[3]::numeric, 3)) AS lag_p99,
+         pg_catalog.make_interval(secs => pg_catalog.round(lags.price_p95::numeric, 3)) AS price_lag_p95,
+         coalesce(box.pending, 0) AS pending,
+         pg_catalog.now() - box.oldest_change AS oldest_pending,
+         coalesce(box.dead, 0) AS dead,
+         pg_catalog.round(100.0 * lags.acked / nullif(coalesce(lags.attempts, 0) + coalesce(box.failed_attempts, 0), 0), 2) AS handoff_success_pct,
+         pg_catalog.round(100.0 * ev.duplicates / nullif(ev.events + ev.duplicates, 0), 2) AS duplicate_pct,
+         coalesce(ev.conflicts, 0) AS conflicts,
+         coalesce(ev.rejected, 0) AS rejected,
+         pg_catalog.round(100.0 * ord.mismatch_cancelled / nullif(ord.orders, 0), 2) AS stock_mismatch_cancel_pct,
+         pg_catalog.round(100.0 * par.abs_delta / nullif(par.source_units, 0), 3) AS reconciliation_variance_pct
+    FROM channel_sync.channels c
+    LEFT JOIN par ON par.channel_id = c.channel_id
+    LEFT JOIN lags ON lags.channel_id = c.channel_id
+    LEFT JOIN box ON box.channel_id = c.channel_id
+    LEFT JOIN ev ON ev.channel_id = c.channel_id
+    LEFT JOIN ord ON ord.channel_id = c.channel_id
+), b AS (
+  SELECT m.*,
+         channel_sync._band(pg_catalog.date_part('epoch', m.lag_p95)::numeric / 60, t1.better, t1.healthy_limit, t1.watch_limit) AS lag_band,
+         channel_sync._band(pg_catalog.date_part('epoch', m.price_lag_p95)::numeric / 60, t2.better, t2.healthy_limit, t2.watch_limit) AS price_lag_band,
+         channel_sync._band(m.handoff_success_pct, t3.better, t3.healthy_limit, t3.watch_limit) AS handoff_band,
+         channel_sync._band(m.reconciliation_variance_pct, t4.better, t4.healthy_limit, t4.watch_limit) AS variance_band,
+         channel_sync._band(m.stock_mismatch_cancel_pct, t5.better, t5.healthy_limit, t5.watch_limit) AS cancel_band
+    FROM m
+    LEFT JOIN channel_sync.health_thresholds t1 ON t1.metric = 'inventory_sync_p95_lag'
+    LEFT JOIN channel_sync.health_thresholds t2 ON t2.metric = 'price_propagation_p95_lag'
+    LEFT JOIN channel_sync.health_thresholds t3 ON t3.metric = 'order_handoff_success'
+    LEFT JOIN channel_sync.health_thresholds t4 ON t4.metric = 'reconciliation_variance'
+    LEFT JOIN channel_sync.health_thresholds t5 ON t5.metric = 'stock_mismatch_cancellations'
+)
+SELECT b.channel_id, b.listings, b.in_sync_pct, b.oversell_risk, b.lag_p50, b.lag_p95, b.lag_p99,
+       b.price_lag_p95, b.pending, b.oldest_pending, b.dead, b.handoff_success_pct, b.duplicate_pct,
+       b.conflicts, b.rejected, b.stock_mismatch_cancel_pct, b.reconciliation_variance_pct,
+       b.lag_band, b.price_lag_band, b.handoff_band, b.variance_band, b.cancel_band,
+       CASE GREATEST(channel_sync._band_rank(b.lag_band), channel_sync._band_rank(b.price_lag_band),
+                                channel_sync._band_rank(b.handoff_band), channel_sync._band_rank(b.variance_band),
+                                channel_sync._band_rank(b.cancel_band))
+         WHEN 3 THEN 'intervention' WHEN 2 THEN 'watch' ELSE 'healthy' END AS overall_band
+  FROM b;
+
+CREATE VIEW channel_sync.reconciliation_daily AS
+WITH ev AS (
+  SELECT (received_at)::date AS day, channel_id, count(*) AS events,
+         count(*) FILTER (WHERE status = 'applied') AS applied,
+         sum(duplicates) + count(*) FILTER (WHERE status = 'duplicate') AS duplicates,
+         count(*) FILTER (WHERE status = 'conflict') AS conflicts,
+         count(*) FILTER (WHERE status = 'stale') AS stale,
+         count(*) FILTER (WHERE status = 'rejected') AS rejected,
+         count(*) FILTER (WHERE status = 'rejected' AND detail ~* 'unknown (sku|alias|external)') AS unmatched
+    FROM channel_sync.events GROUP BY 1, 2
+), ord AS (
+  SELECT (o.placed_at)::date AS day, o.channel_id, count(*) AS orders, coalesce(sum(l.units), 0) AS units,
+         count(*) FILTER (WHERE o.oversold) AS oversold
+    FROM channel_sync.orders o
+    LEFT JOIN (SELECT channel_id, order_id, sum(qty) AS units FROM channel_sync.order_lines GROUP BY 1, 2) l
+           ON l.channel_id = o.channel_id AND l.order_id = o.order_id
+   GROUP BY 1, 2
+)
+SELECT day, channel_id,
+       coalesce(ev.events, 0) AS events, coalesce(ev.applied, 0) AS applied,
+       coalesce(ev.duplicates, 0) AS duplicates, coalesce(ev.conflicts, 0) AS conflicts,
+       coalesce(ev.stale, 0) AS stale, coalesce(ev.rejected, 0) AS rejected,
+       coalesce(ev.unmatched, 0) AS unmatched,
+       coalesce(ord.orders, 0) AS orders, coalesce(ord.units, 0) AS units,
+       coalesce(ord.oversold, 0) AS oversold_orders,
+       h.listings, h.in_sync, h.oversell_risk, h.abs_delta_units, h.source_units, h.variance_pct,
+       channel_sync._band(h.variance_pct, t.better, t.healthy_limit, t.watch_limit) AS variance_band
+  FROM ev
+  FULL JOIN ord USING (day, channel_id)
+  FULL JOIN channel_sync.parity_history h USING (day, channel_id)
+  LEFT JOIN channel_sync.health_thresholds t ON t.metric = 'reconciliation_variance';
+
+CREATE VIEW channel_sync.exceptions AS
+SELECT x.kind, x.severity,
+       CASE x.severity WHEN 'critical' THEN 1 WHEN 'high' THEN 2 ELSE 3 END AS severity_rank,
+       x.since, x.channel_id, x.sku, x.key, x.detail, x.action
+  FROM (
+    SELECT 'oversold_order' AS kind, 'critical' AS severity, o.placed_at AS since, o.channel_id,
+           (SELECT pg_catalog.string_agg(DISTINCT ol.sold_sku, ',' ORDER BY ol.sold_sku)
+              FROM channel_sync.order_lines ol
+             WHERE ol.channel_id = o.channel_id AND ol.order_id = o.order_id) AS sku,
+           pg_catalog.jsonb_build_object('channel_id', o.channel_id, 'order_id', o.order_id) AS key,
+           pg_catalog.format('order %s is %s but the stock could not cover it when it arrived', o.order_id, o.state) AS detail,
+           'Ship it from another location or cancel it and tell the buyer; then check why the channel showed more than the truth.' AS action
+      FROM channel_sync.orders o
+     WHERE o.oversold AND o.state IN ('placed', 'partially_shipped')
+    UNION ALL
+    SELECT 'negative_stock', 'critical', NULL::timestamptz, NULL, s.sku,
+           pg_catalog.jsonb_build_object('sku', s.sku, 'location_id', s.location_id),
+           pg_catalog.format('%s reserved but %s on hand at %s (sellable %s)', s.reserved, s.on_hand, s.location_id,
+                             s.on_hand - s.reserved - s.safety_stock),
+           'Count the location, then receive stock or move or cancel the reservations.'
+      FROM channel_sync.stock s
+     WHERE s.on_hand - s.reserved < 0
+    UNION ALL
+    SELECT 'propagation_gap', CASE WHEN g.message_state = 'missing' THEN 'critical'
+                                   WHEN g.waiting > 4 * g.lag_target THEN 'high' ELSE 'medium' END,
+           g.first_change_at, g.channel_id, g.sku,
+           pg_catalog.jsonb_build_object('channel_id', g.channel_id, 'sku', g.sku, 'message_id', g.message_id),
+           pg_catalog.format('change %s for %s, %s past the lag target of %s', g.message_state,
+                             pg_catalog.date_trunc('second', g.waiting), pg_catalog.date_trunc('second', g.overdue_by), g.lag_target),
+           CASE WHEN g.message_state = 'missing' THEN 'The change never reached the outbox: check disabled triggers and run channel_sync.verify(fix => true).'
+                ELSE 'Check the connector of the channel: is it running, claiming and acknowledging?' END
+      FROM channel_sync.propagation_gaps g
+     WHERE g.message_state <> 'dead'
+    UNION ALL
+    SELECT 'dead_message', 'high', o.first_change_at, o.channel_id, o.sku,
+           pg_catalog.jsonb_build_object('message_id', o.message_id),
+           pg_catalog.format('gave up after %s attempts: %s', o.attempts, coalesce(o.last_error, 'no error text')),
+           'Fix the cause of the connector error, then deliver the message again.'
+      FROM channel_sync.outbox o
+     WHERE o.status = 'dead'
+    UNION ALL
+    SELECT 'rejected_event', 'high', e.received_at, e.channel_id, NULL,
+           pg_catalog.jsonb_build_object('event_id', e.event_id),
+           pg_catalog.format('%s %s rejected: %s', e.event_type, e.idempotency_key, coalesce(e.detail, 'no reason recorded')),
+           'Fix the cause (for example add the SKU alias), then replay the event.'
+      FROM channel_sync.events e
+     WHERE e.status = 'rejected'
+    UNION ALL
+    SELECT 'conflict', 'medium', e.received_at, e.channel_id, NULL,
+           pg_catalog.jsonb_build_object('event_id', e.event_id, 'first_event_id', e.first_event_id),
+           pg_catalog.format('%s key %s reused with different content%s', e.event_type, e.idempotency_key,
+                             coalesce(': ' || e.detail, '')),
+           'Compare with the first delivery of the key and fix the sender; nothing was applied.'
+      FROM channel_sync.events e
+     WHERE e.status = 'conflict' AND e.received_at > pg_catalog.now() - interval '7 days'
+  ) x;
+
+DO $$
+DECLARE s record;
+BEGIN
+  FOR s IN SELECT create_sql FROM pg_temp.channel_sync_saved WHERE create_sql <> '' ORDER BY seq LOOP
+    EXECUTE s.create_sql;
+  END LOOP;
+END
+$$;
+DROP TABLE pg_temp.channel_sync_saved;

@@ -1,8 +1,14 @@
 -- The source of truth: channels, locations, SKUs, stock, channel aliases and prices,
 -- allocation rules and the listings each channel should show.
+--
+-- Identifiers (channel, location, SKU, external, order and idempotency keys) are COLLATE "C"
+-- since 0.4.0: they are codes, compared and sorted byte by byte as the marketplaces compare
+-- them, their B-trees skip the locale's strcoll() on every comparison, and an operating-system
+-- upgrade that changes the locale's sort order cannot corrupt their indexes.
+-- (upgrade/channel_sync--0.3.0--0.4.0.sql alters the columns of earlier installs.)
 
 CREATE TABLE channel_sync.channels (
-  channel_id     text PRIMARY KEY
+  channel_id     text COLLATE "C" PRIMARY KEY
                  CONSTRAINT channel_id_format CHECK (channel_id ~ '^[a-z][a-z0-9_]{0,62}$'),
   kind           text NOT NULL DEFAULT 'marketplace'
                  CONSTRAINT channel_kind_known CHECK (kind IN ('storefront', 'marketplace', 'wholesale', 'pos')),
@@ -22,7 +28,7 @@ COMMENT ON COLUMN channel_sync.channels.max_attempts IS 'Delivery attempts befor
 COMMENT ON COLUMN channel_sync.channels.connector_role IS 'The database role whose members may claim, ack, fail and ingest for this channel.';
 
 CREATE TABLE channel_sync.locations (
-  location_id text PRIMARY KEY
+  location_id text COLLATE "C" PRIMARY KEY
               CONSTRAINT location_id_format CHECK (location_id ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$'),
   kind        text NOT NULL DEFAULT 'warehouse'
               CONSTRAINT location_kind_known CHECK (kind IN ('warehouse', '3pl', 'store')),
@@ -34,14 +40,14 @@ COMMENT ON COLUMN channel_sync.locations.kind IS 'warehouse, 3pl or store.';
 COMMENT ON COLUMN channel_sync.locations.active IS 'Stock at an inactive location feeds no channel.';
 
 CREATE TABLE channel_sync.channel_locations (
-  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  location_id text NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
+  channel_id  text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  location_id text COLLATE "C" NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
   PRIMARY KEY (channel_id, location_id)
 );
 COMMENT ON TABLE channel_sync.channel_locations IS 'Which locations feed a channel; a channel with no row here is fed by every active location.';
 
 CREATE TABLE channel_sync.skus (
-  sku        text PRIMARY KEY
+  sku        text COLLATE "C" PRIMARY KEY
              CONSTRAINT sku_format CHECK (sku <> '' AND pg_catalog.length(sku) <= 255 AND sku !~ '[[:cntrl:]]'),
   title      text NOT NULL DEFAULT '',
   kind       text NOT NULL DEFAULT 'simple'
@@ -56,8 +62,8 @@ COMMENT ON COLUMN channel_sync.skus.kind IS 'simple (has stock) or bundle (made 
 COMMENT ON COLUMN channel_sync.skus.base_price IS 'Price every channel lists unless channel_prices says otherwise.';
 
 CREATE TABLE channel_sync.channel_prices (
-  channel_id text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  sku        text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  channel_id text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku        text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
   price      numeric(12, 2) NOT NULL CONSTRAINT channel_price_not_negative CHECK (price >= 0),
   PRIMARY KEY (channel_id, sku)
 );
@@ -65,8 +71,8 @@ COMMENT ON TABLE channel_sync.channel_prices IS 'A channel''s own price for a SK
 COMMENT ON COLUMN channel_sync.channel_prices.price IS 'Listed price on this channel.';
 
 CREATE TABLE channel_sync.bundle_components (
-  bundle_sku    text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
-  component_sku text NOT NULL REFERENCES channel_sync.skus ON DELETE RESTRICT,
+  bundle_sku    text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  component_sku text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE RESTRICT,
   qty_per       integer NOT NULL CONSTRAINT qty_per_positive CHECK (qty_per > 0),
   PRIMARY KEY (bundle_sku, component_sku),
   CONSTRAINT bundle_not_its_own_component CHECK (bundle_sku <> component_sku)
@@ -78,10 +84,10 @@ COMMENT ON COLUMN channel_sync.bundle_components.component_sku IS 'A simple SKU 
 COMMENT ON COLUMN channel_sync.bundle_components.qty_per IS 'Units of the component in one bundle (> 0).';
 
 CREATE TABLE channel_sync.sku_aliases (
-  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  external_id text NOT NULL
+  channel_id  text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  external_id text COLLATE "C" NOT NULL
               CONSTRAINT external_id_format CHECK (external_id <> '' AND pg_catalog.length(external_id) <= 255),
-  sku         text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  sku         text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
   PRIMARY KEY (channel_id, external_id),
   CONSTRAINT one_alias_per_channel_sku UNIQUE (channel_id, sku)
 );
@@ -89,8 +95,8 @@ COMMENT ON TABLE channel_sync.sku_aliases IS 'The channel''s own id (ASIN, listi
 COMMENT ON COLUMN channel_sync.sku_aliases.external_id IS 'The id the channel uses in its events and API.';
 
 CREATE TABLE channel_sync.stock (
-  sku          text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
-  location_id  text NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
+  sku          text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  location_id  text COLLATE "C" NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
   on_hand      integer NOT NULL DEFAULT 0 CONSTRAINT on_hand_not_negative CHECK (on_hand >= 0),
   reserved     integer NOT NULL DEFAULT 0 CONSTRAINT reserved_not_negative CHECK (reserved >= 0),
   safety_stock integer NOT NULL DEFAULT 0 CONSTRAINT safety_stock_not_negative CHECK (safety_stock >= 0),
@@ -102,8 +108,8 @@ COMMENT ON COLUMN channel_sync.stock.reserved IS 'Units promised to open orders.
 COMMENT ON COLUMN channel_sync.stock.safety_stock IS 'Units never offered to any channel.';
 
 CREATE TABLE channel_sync.allocation_rules (
-  channel_id       text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  sku              text REFERENCES channel_sync.skus ON DELETE CASCADE,
+  channel_id       text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku              text COLLATE "C" REFERENCES channel_sync.skus ON DELETE CASCADE,
   buffer           integer NOT NULL DEFAULT 0 CONSTRAINT buffer_not_negative CHECK (buffer >= 0),
   reserve_pct      numeric(5, 2) NOT NULL DEFAULT 0
                    CONSTRAINT reserve_pct_range CHECK (reserve_pct BETWEEN 0 AND 100),
@@ -124,8 +130,8 @@ COMMENT ON COLUMN channel_sync.allocation_rules.low_stock_cutoff IS 'The channel
 COMMENT ON COLUMN channel_sync.allocation_rules.dynamic_buffer IS 'Size the buffer as max(buffer, ceil(units/hour sold here x this channel''s p95 sync lag)).';
 
 CREATE TABLE channel_sync.listings (
-  channel_id      text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  sku             text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  channel_id      text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku             text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
   target_qty      integer NOT NULL DEFAULT 0 CONSTRAINT target_qty_not_negative CHECK (target_qty >= 0),
   target_price    numeric(12, 2),
   target_version  bigint NOT NULL DEFAULT 0,
@@ -172,8 +178,8 @@ COMMENT ON FUNCTION channel_sync._boundary_selftest(text) IS 'Internal: raises e
 -- Propagation: the transactional outbox and the log of acknowledged deliveries.
 CREATE TABLE channel_sync.outbox (
   message_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  channel_id      text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  sku             text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  channel_id      text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  sku             text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
   qty             integer NOT NULL CONSTRAINT outbox_qty_not_negative CHECK (qty >= 0),
   price           numeric(12, 2),
   version         bigint NOT NULL,
@@ -210,8 +216,8 @@ COMMENT ON COLUMN channel_sync.outbox.last_error IS 'Error the connector reporte
 
 CREATE TABLE channel_sync.propagation_log (
   log_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  channel_id      text NOT NULL,
-  sku             text NOT NULL,
+  channel_id      text COLLATE "C" NOT NULL,
+  sku             text COLLATE "C" NOT NULL,
   version         bigint NOT NULL,
   qty             integer NOT NULL,
   price           numeric(12, 2),
@@ -234,8 +240,8 @@ COMMENT ON COLUMN channel_sync.propagation_log.reported_qty IS 'Quantity the cha
 -- Inbound events and the orders they create.
 CREATE TABLE channel_sync.events (
   event_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  channel_id        text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  idempotency_key   text NOT NULL CONSTRAINT idempotency_key_format CHECK (idempotency_key <> '' AND pg_catalog.length(idempotency_key) <= 255),
+  channel_id        text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  idempotency_key   text COLLATE "C" NOT NULL CONSTRAINT idempotency_key_format CHECK (idempotency_key <> '' AND pg_catalog.length(idempotency_key) <= 255),
   event_type        text NOT NULL,
   payload           jsonb NOT NULL,
   occurred_at       timestamptz NOT NULL,
@@ -262,8 +268,8 @@ COMMENT ON COLUMN channel_sync.events.first_event_id IS 'For a conflict: the eve
 COMMENT ON COLUMN channel_sync.events.duplicates IS 'How many duplicate deliveries of this key arrived.';
 
 CREATE TABLE channel_sync.orders (
-  channel_id  text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
-  order_id    text NOT NULL CONSTRAINT order_id_format CHECK (order_id <> '' AND pg_catalog.length(order_id) <= 255),
+  channel_id  text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  order_id    text COLLATE "C" NOT NULL CONSTRAINT order_id_format CHECK (order_id <> '' AND pg_catalog.length(order_id) <= 255),
   state       text NOT NULL DEFAULT 'placed' CONSTRAINT order_state_known CHECK (state IN ('placed', 'partially_shipped', 'shipped', 'cancelled', 'returned')),
   oversold    boolean NOT NULL DEFAULT false,
   placed_at   timestamptz NOT NULL,
@@ -280,16 +286,16 @@ COMMENT ON COLUMN channel_sync.orders.updated_at IS 'occurred_at of the last eve
 COMMENT ON COLUMN channel_sync.orders.event_id IS 'The order_placed event.';
 
 CREATE TABLE channel_sync.order_lines (
-  channel_id    text NOT NULL,
-  order_id      text NOT NULL,
+  channel_id    text COLLATE "C" NOT NULL,
+  order_id      text COLLATE "C" NOT NULL,
   line_no       integer NOT NULL,
-  sku           text NOT NULL REFERENCES channel_sync.skus,
-  location_id   text NOT NULL REFERENCES channel_sync.locations,
+  sku           text COLLATE "C" NOT NULL REFERENCES channel_sync.skus,
+  location_id   text COLLATE "C" NOT NULL REFERENCES channel_sync.locations,
   qty           integer NOT NULL CONSTRAINT order_line_qty_positive CHECK (qty > 0),
   qty_shipped   integer NOT NULL DEFAULT 0 CONSTRAINT qty_shipped_range CHECK (qty_shipped BETWEEN 0 AND qty),
   qty_cancelled integer NOT NULL DEFAULT 0 CONSTRAINT qty_cancelled_range CHECK (qty_cancelled BETWEEN 0 AND qty),
   qty_returned  integer NOT NULL DEFAULT 0 CONSTRAINT qty_returned_range CHECK (qty_returned BETWEEN 0 AND qty_shipped),
-  sold_sku      text NOT NULL,
+  sold_sku      text COLLATE "C" NOT NULL,
   units_per_sold integer NOT NULL DEFAULT 1 CONSTRAINT units_per_sold_positive CHECK (units_per_sold > 0),
   PRIMARY KEY (channel_id, order_id, line_no),
   FOREIGN KEY (channel_id, order_id) REFERENCES channel_sync.orders ON DELETE CASCADE,

@@ -6,8 +6,8 @@ CREATE TYPE channel_sync.ingest_result AS (event_id bigint, status text, detail 
 COMMENT ON TYPE channel_sync.ingest_result IS 'Outcome of one inbound event: its event id, status (applied, duplicate, conflict, stale, rejected) and why.';
 
 CREATE TABLE channel_sync.stock_counts (
-  sku         text NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
-  location_id text NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
+  sku         text COLLATE "C" NOT NULL REFERENCES channel_sync.skus ON DELETE CASCADE,
+  location_id text COLLATE "C" NOT NULL REFERENCES channel_sync.locations ON DELETE CASCADE,
   counted_at  timestamptz NOT NULL,
   event_id    bigint,
   PRIMARY KEY (sku, location_id)

@@ -3,7 +3,7 @@
 
 CREATE TABLE channel_sync.parity_history (
   day            date NOT NULL,
-  channel_id     text NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
+  channel_id     text COLLATE "C" NOT NULL REFERENCES channel_sync.channels ON DELETE CASCADE,
   listings       integer NOT NULL,
   in_sync        integer NOT NULL,
   oversell_risk  integer NOT NULL,
