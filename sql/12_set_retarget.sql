@@ -81,3 +81,31 @@ UPDATE channel_sync.stock SET on_hand = 77 WHERE sku = 'S-077' AND location_id =
 UPDATE channel_sync.stock SET on_hand = 33 WHERE sku = 'S-033';
 SELECT channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-077' ORDER BY channel_id;
 SELECT count(*) AS drift_many_rules FROM channel_sync.verify();
+
+-- an ingest_batch re-targets its SKUs from the stock rows it locked and wrote (with its
+-- reservations), reading from stock only the SKUs without a row at every feeding location
+-- (S-291..S-300 lose theirs at wh2) and the bundles' other components
+DELETE FROM channel_sync.stock WHERE location_id = 'wh2' AND sku >= 'S-291' AND sku LIKE 'S-%';
+SELECT count(*) AS drift_before_batch FROM channel_sync.verify();
+SELECT sum(reserved) AS reserved_before FROM channel_sync.stock;
+SELECT status, count(*) FROM channel_sync.ingest_batch('shop', (
+  SELECT jsonb_agg(jsonb_build_object('idempotency_key', 'kb-' || i, 'event_type', 'order_placed',
+           'payload', jsonb_build_object('order_id', 'OB-' || i, 'lines', jsonb_build_array(
+             jsonb_build_object('sku', CASE WHEN i = 0 THEN 'B-29' ELSE format('S-%s', lpad((181 + i)::text, 3, '0')) END,
+                                'qty', 1 + i % 3)
+             || CASE WHEN i % 10 = 5 THEN '{"location_id": "wh2"}'::jsonb ELSE '{}' END)))
+         ORDER BY i)
+    FROM generate_series(0, 119) AS i)) GROUP BY 1;
+SELECT sum(reserved) AS reserved_after FROM channel_sync.stock;
+SELECT count(*) AS drift_after_batch FROM channel_sync.verify();
+SELECT sku, channel_id, target_qty FROM channel_sync.listings WHERE sku IN ('S-186', 'S-295', 'B-29') ORDER BY sku, channel_id;
+-- etsy is fed by wh2 alone: its batch locks only wh2's rows, so shop's and amazon's pools
+-- (wh1 too) come from the table
+SELECT status, count(*) FROM channel_sync.ingest_batch('etsy', (
+  SELECT jsonb_agg(jsonb_build_object('idempotency_key', 'ke-' || i, 'event_type', 'order_placed',
+           'payload', jsonb_build_object('order_id', 'OE-' || i, 'lines', jsonb_build_array(
+             jsonb_build_object('sku', format('S-%s', lpad((100 + i)::text, 3, '0')), 'qty', 1))))
+         ORDER BY i)
+    FROM generate_series(1, 80) AS i)) GROUP BY 1;
+SELECT count(*) AS drift_after_etsy_batch FROM channel_sync.verify();
+SELECT sku, channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-150' ORDER BY channel_id;

@@ -31,6 +31,7 @@ extern "C" {
 #include "common/table_access_pg.hpp"
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -497,6 +498,9 @@ void report_progress(const char* phase, size_t done, size_t total, const char* w
   pg::guard([&] { pgstat_report_activity(STATE_RUNNING, msg); });
 }
 
+// use_locked_stock(): the caller's locked stock rows, for a set re-target's load.
+const std::vector<locked_stock_row>* locked_stock = nullptr;
+
 class world {
  public:
   // Loads everything needed for skus (nullptr = all). SPI must be connected.
@@ -553,6 +557,9 @@ class world {
   void finish_channels(const std::vector<bool>& active, const std::vector<char>& listed,
                        const std::vector<char>& lists_any);
   void finish_components();
+  int64_t find_location(std::string_view id) const;
+  void add_stock(int64_t s, int64_t loc, int64_t on_hand, int64_t reserved, int64_t safety_stock);
+  std::vector<std::string> take_locked_stock(std::vector<std::string> skus);
   void load_dynamic(const std::vector<std::string>* skus);
   void load_lag(const std::vector<std::string>& dynamic_channels, bool measure, Datum* args,
                 char* nulls);
@@ -654,6 +661,48 @@ void world::finish_channels(const std::vector<bool>& active, const std::vector<c
         location_feeds_[l].push_back(static_cast<uint16_t>(c));
         channels_[c].has_locations = true;
       }
+}
+
+int64_t world::find_location(std::string_view id) const {
+  auto it = std::lower_bound(locations_.begin(), locations_.end(), id);
+  return it != locations_.end() && *it == id ? it - locations_.begin() : -1;
+}
+
+// One stock row of SKU s at location loc (-1: unknown location).
+void world::add_stock(int64_t s, int64_t loc, int64_t on_hand, int64_t reserved,
+                      int64_t safety_stock) {
+  int64_t sellable = on_hand - reserved - safety_stock;
+  if (loc < 0 || sellable <= 0) return;
+  int64_t* p = &pools_[static_cast<size_t>(s) * channels_.size()];
+  for (uint16_t c : location_feeds_[static_cast<size_t>(loc)]) p[c] += sellable;
+}
+
+// The stock of the SKUs the caller holds locked (use_locked_stock) with a row at every
+// location that feeds a channel; returns the others, to be read from the table.
+std::vector<std::string> world::take_locked_stock(std::vector<std::string> skus) {
+  if (locked_stock == nullptr) return skus;
+  std::map<std::string_view, std::vector<const locked_stock_row*>> rows_of;
+  for (const locked_stock_row& r : *locked_stock) rows_of[r.sku].push_back(&r);
+  size_t feeding = 0;
+  for (const auto& feeds : location_feeds_) feeding += feeds.empty() ? 0 : 1;
+  std::vector<std::string> unread;
+  for (std::string& sku : skus) {
+    auto it = rows_of.find(sku);
+    size_t covered = 0;
+    if (it != rows_of.end())
+      for (const locked_stock_row* r : it->second) {
+        int64_t loc = find_location(r->location_id);
+        covered += loc >= 0 && !location_feeds_[static_cast<size_t>(loc)].empty() ? 1 : 0;
+      }
+    int64_t s = find_sku(sku);
+    if (it == rows_of.end() || covered < feeding || s < 0) {
+      unread.push_back(std::move(sku));
+      continue;
+    }
+    for (const locked_stock_row* r : it->second)
+      add_stock(s, find_location(r->location_id), r->on_hand, r->reserved, r->safety_stock);
+  }
+  return unread;
 }
 
 // Groups the components by bundle (comp_begin / comp_end of each bundle).
@@ -1217,37 +1266,32 @@ void world::load(const std::vector<std::string>* skus) {
   finish_components();
 
   // Stock: each location's sellable units add to the pool of every channel it feeds.
-  size_t nc = channels_.size();
-  pools_.assign(skus_.size() * nc, 0);
-  Datum stock_args[1];
+  pools_.assign(skus_.size() * channels_.size(), 0);
+  std::vector<std::string> unread;  // the SKUs whose stock is read from the table
   if (!full_) {
-    std::vector<std::string> all_skus(skus->begin(), skus->end());
-    all_skus.insert(all_skus.end(), extra.begin(), extra.end());
-    stock_args[0] = text_array(all_skus);
+    unread.assign(skus->begin(), skus->end());
+    unread.insert(unread.end(), extra.begin(), extra.end());
+    unread = take_locked_stock(std::move(unread));
   }
+  Datum stock_args[1];
+  if (!full_) stock_args[0] = text_array(unread);
   int64_t hint = -1;
-  scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
-       {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
-         std::string_view last_loc;
-         size_t loc = 0;
-         bool loc_known = false;
-         for (size_t r = 0; r < n; ++r) {
-           const cell* row = cells + r * 5;
-           int64_t s = find_sku(view(row[0]), hint);
-           if (s < 0) continue;
-           if (view(row[1]) != last_loc || r == 0) {
-             last_loc = view(row[1]);
-             auto it = std::lower_bound(locations_.begin(), locations_.end(), last_loc);
-             loc_known = it != locations_.end() && *it == last_loc;
-             loc = static_cast<size_t>(it - locations_.begin());
+  if (full_ || !unread.empty())
+    scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
+         {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
+           std::string_view last_loc;
+           int64_t loc = -1;
+           for (size_t r = 0; r < n; ++r) {
+             const cell* row = cells + r * 5;
+             int64_t s = find_sku(view(row[0]), hint);
+             if (s < 0) continue;
+             if (view(row[1]) != last_loc || r == 0) {
+               last_loc = view(row[1]);
+               loc = find_location(last_loc);
+             }
+             add_stock(s, loc, row[2].i, row[3].i, row[4].i);
            }
-           if (!loc_known) continue;
-           int64_t sellable = row[2].i - row[3].i - row[4].i;
-           if (sellable <= 0) continue;
-           int64_t* p = &pools_[static_cast<size_t>(s) * nc];
-           for (uint16_t c : location_feeds_[loc]) p[c] += sellable;
-         }
-       });
+         });
 
   scan(plan(full_ ? q_overrides_all : q_overrides_some, generic_), a, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
@@ -1826,6 +1870,10 @@ std::vector<listing_target> compute_targets(const std::vector<std::string>* skus
   finish();
   if (skus == nullptr) restore_activity();
   return out;
+}
+
+void use_locked_stock(const std::vector<locked_stock_row>* rows) {
+  locked_stock = rows;
 }
 
 bool writing_outbox() {

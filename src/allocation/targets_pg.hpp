@@ -33,6 +33,18 @@ std::vector<listing_target> compute_targets(const std::vector<std::string>* skus
 // the listings trigger would (see writing_outbox()).
 int64_t retarget(const std::vector<std::string>* skus);
 
+// A stock row the caller holds locked (FOR UPDATE) with the values it has just written.
+struct locked_stock_row {
+  std::string sku, location_id;
+  int32_t on_hand, reserved, safety_stock;
+};
+
+// While set (a scope of the caller's; nullptr ends it), a set re-target takes the stock of a SKU
+// from rows instead of reading channel_sync.stock again, when rows hold the SKU's row at every
+// location that feeds a channel (rows of a SKU must be all its rows that exist). Every other
+// SKU is read from the table.
+void use_locked_stock(const std::vector<locked_stock_row>* rows);
+
 // True while retarget's own listings upsert runs: that statement enqueues its messages
 // itself, so the listings trigger (_enqueue_listing_changes) has nothing to do for it.
 bool writing_outbox();

@@ -25,6 +25,7 @@ extern "C" {
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
 #include "common/table_access_pg.hpp"
+#include "allocation/targets_pg.hpp"
 #include "ingest/direct_writes_pg.hpp"
 
 #include <algorithm>
@@ -655,11 +656,24 @@ void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std
       args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
 }
 
+// Lends the caller's locked stock rows to the re-targets run meanwhile (use_locked_stock).
+struct locked_stock_scope {
+  explicit locked_stock_scope(const std::vector<cs::allocation::locked_stock_row>* rows) {
+    cs::allocation::use_locked_stock(rows);
+  }
+  ~locked_stock_scope() { cs::allocation::use_locked_stock(nullptr); }
+  locked_stock_scope(const locked_stock_scope&) = delete;
+  locked_stock_scope& operator=(const locked_stock_scope&) = delete;
+};
+
 // The stock rows updated in place, then what the stock trigger would re-target (see
 // stock_writes_pg.hpp); rows without a stock row yet, or that would fail a constraint, go
 // through SQL as before. False: stock carries someone else's trigger, nothing written.
+// locked: the stock rows the caller holds locked, as written (nullptr: none), which the
+// re-target then takes instead of reading the table again (use_locked_stock).
 bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
-                        const std::vector<int32_t>& dh, const std::vector<int32_t>& dr) {
+                        const std::vector<int32_t>& dh, const std::vector<int32_t>& dr,
+                        const std::vector<cs::allocation::locked_stock_row>* locked) {
   std::vector<ig::pg::stock_delta> deltas(skus.size());
   for (size_t k = 0; k < skus.size(); ++k)
     deltas[k] = {
@@ -679,13 +693,17 @@ bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<
     sql_dh.push_back(dh[k]);
     sql_dr.push_back(dr[k]);
   }
-  cs::propagation::retarget_changed_stock(changed);
+  {
+    locked_stock_scope scope(locked);
+    cs::propagation::retarget_changed_stock(changed);
+  }
   if (!sql_skus.empty()) write_stock_sql(sql_skus, sql_locs, sql_dh, sql_dr);
   return true;
 }
 
 // Writes stock changes: in place where it can (write_stock_direct), else with SQL.
-void write_stock(const stock_changes& c) {
+void write_stock(const stock_changes& c,
+                 const std::vector<cs::allocation::locked_stock_row>* locked = nullptr) {
   std::vector<std::string> skus, locs;
   std::vector<int32_t> dh, dr;
   for (const auto& [key, v] : c.by_key) {
@@ -695,7 +713,8 @@ void write_stock(const stock_changes& c) {
     dh.push_back(static_cast<int32_t>(v.first));
     dr.push_back(static_cast<int32_t>(v.second));
   }
-  if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr)) write_stock_sql(skus, locs, dh, dr);
+  if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr, locked))
+    write_stock_sql(skus, locs, dh, dr);
 }
 
 // An order to place and its lines, for place_orders_direct().
@@ -1614,6 +1633,11 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   }
 
   // 4. write: orders, stock, lines, and the statuses that are not a plain "applied"
+  std::vector<cs::allocation::locked_stock_row> locked;  // as written: the re-target's stock
+  for (const auto& [key, l] : level)
+    locked.push_back({key.first, key.second, static_cast<int32_t>(l.on_hand),
+                      static_cast<int32_t>(std::max<int64_t>(0, l.reserved)),
+                      static_cast<int32_t>(l.safety_stock)});
   std::optional<bool> direct;
   if (!orders.empty()) {
     std::vector<order_to_place> to_place;
@@ -1628,7 +1652,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
           {l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per});
     direct = place_orders_direct(cx, to_place, lines_of);
     if (direct && !*direct) throw order_placed_concurrently();
-    if (direct) write_stock(changes);
+    if (direct) write_stock(changes, &locked);
   }
   if (!orders.empty() && !direct) {
     std::vector<std::string> oid;
@@ -1647,7 +1671,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
                      .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
                      .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
     if (r.count != orders.size()) throw order_placed_concurrently();
-    write_stock(changes);
+    write_stock(changes, &locked);
     std::vector<std::string> lo, ls, ll, lsold;
     std::vector<int32_t> lno, lq, lper;
     std::vector<Datum> lat;
