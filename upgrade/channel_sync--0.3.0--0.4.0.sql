@@ -147,6 +147,9 @@ COMMENT ON FUNCTION channel_sync.restore_listing_state() IS 'Admin: after a rest
 REVOKE EXECUTE ON FUNCTION channel_sync.restore_listing_state() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.restore_listing_state() TO channel_sync_admin;
 
+-- events' fillfactor: as in src/common/since_0_4_0.sql (pages written from now on)
+ALTER TABLE channel_sync.events SET (fillfactor = 85);
+
 -- Identifiers COLLATE "C", as declared in src/common/schema.sql, src/ingest/ingest.sql and
 -- src/parity/30_reconciliation.sql. PostgreSQL does not change the collation of a column that a
 -- view, a policy or an UPDATE OF trigger depends on: channel_sync's own are dropped and created
