@@ -136,6 +136,24 @@ void fetch_all(Relation heap, Snapshot snap, HeapTuple** out, int* count) {
   *count = n;
 }
 
+// Locks the row version at tid (READ COMMITTED: its latest version, after waiting for a
+// concurrent writer; REPEATABLE READ and SERIALIZABLE fail instead when it was updated, as
+// SELECT ... FOR UPDATE does); false when it was deleted.
+static bool lock_version(Relation heap, ItemPointer tid, Snapshot snap, TupleTableSlot* slot,
+                         LockTupleMode mode, bool xact_snapshot) {
+  TM_FailureData tmfd;
+  TM_Result result =
+      table_tuple_lock(heap, tid, snap, slot, GetCurrentCommandId(false), mode, LockWaitBlock,
+                       xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+  if (xact_snapshot && (result == TM_Updated || result == TM_Deleted))
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("could not serialize access due to concurrent update")));
+  if (result != TM_Ok && result != TM_Deleted)
+    elog(ERROR, "channel_sync: unexpected result %d locking a row of %s", static_cast<int>(result),
+         RelationGetRelationName(heap));
+  return result == TM_Ok;
+}
+
 bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot,
                      LockTupleMode mode) {
   ScanKeyData skeys[INDEX_MAX_KEYS];
@@ -150,21 +168,18 @@ bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, Tu
   ItemPointerData tid;
   if (found) tid = slot->tts_tid;
   index_endscan(scan);
-  TM_Result result = TM_Deleted;
-  if (found) {
-    TM_FailureData tmfd;
-    result =
-        table_tuple_lock(heap, &tid, snap, slot, GetCurrentCommandId(false), mode, LockWaitBlock,
-                         xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-  }
+  bool locked = found && lock_version(heap, &tid, snap, slot, mode, xact_snapshot);
   end_fresh_read();
-  if (found && xact_snapshot && (result == TM_Updated || result == TM_Deleted))
-    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                    errmsg("could not serialize access due to concurrent update")));
-  if (result != TM_Ok && result != TM_Deleted)
-    elog(ERROR, "channel_sync: unexpected result %d locking a row of %s", static_cast<int>(result),
-         RelationGetRelationName(heap));
-  return result == TM_Ok;
+  return locked;
+}
+
+bool lock_row_at(Relation heap, ItemPointer tid, TupleTableSlot* slot, LockTupleMode mode) {
+  bool xact_snapshot = IsolationUsesXactSnapshot();
+  Snapshot snap = begin_fresh_read();
+  ItemPointerData at = *tid;
+  bool locked = lock_version(heap, &at, snap, slot, mode, xact_snapshot);
+  end_fresh_read();
+  return locked;
 }
 
 Snapshot begin_fresh_read() {

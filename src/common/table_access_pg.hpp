@@ -48,6 +48,11 @@ char* text_by_key(Relation heap, Relation index, int n, const Datum* keys, AttrN
 bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, TupleTableSlot* slot,
                      LockTupleMode mode = LockTupleExclusive);
 
+// lock_row_by_key for the row found at tid (by an earlier read): its latest version, locked;
+// false when it was deleted meanwhile.
+bool lock_row_at(Relation heap, ItemPointer tid, TupleTableSlot* slot,
+                 LockTupleMode mode = LockTupleExclusive);
+
 // text_by_key for channel_sync.<table>, its one-column unique index and a text key, read
 // with begin_fresh_read()'s snapshot.
 char* text_by_unique_key(const char* table, const char* index, const char* key, const char* column,

@@ -83,6 +83,8 @@ enum plan_id {
   P_BULK_INSERT_LINES,
   P_BULK_STATUS,
   P_ORDER_LINE1,
+  P_ORDER_OVERSOLD,
+  P_DROP_LINES,
   // the same three writes of order lines for an install older than 0.4.0 (no placed_at)
   P_INSERT_LINES_UNTIMED,
   P_BULK_INSERT_LINES_UNTIMED,
@@ -215,6 +217,10 @@ const plan_def kPlans[P_COUNT] = {
    " FROM unnest($1::int8[], $2::text[], $3::text[]) AS u (id, s, d) WHERE e.event_id = u.id",
    3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}},
   {CS_ORDER_LINE1(", placed_at", ", $4"), 10, CS_ORDER_LINE1_TYPES},
+  {"UPDATE channel_sync.orders AS o SET oversold = $3 WHERE o.channel_id = $1 AND o.order_id = $2",
+   3, {TEXTOID, TEXTOID, BOOLOID}},
+  {"DELETE FROM channel_sync.order_lines AS l WHERE l.channel_id = $1 AND l.order_id = $2",
+   2, {TEXTOID, TEXTOID}},
   {CS_INSERT_LINES("", ""), 9, CS_INSERT_LINES_TYPES},
   {CS_BULK_INSERT_LINES("", ""), 9, CS_BULK_INSERT_LINES_TYPES},
   {CS_ORDER_LINE1("", ""), 10, CS_ORDER_LINE1_TYPES},
@@ -508,9 +514,11 @@ bool location_exists(const std::string& loc) {
 // the same order), each row locked as SELECT ... FOR UPDATE locks it: the latest version, after
 // waiting for a concurrent writer. Direct key lookups. Row k = sku k / n_locs, location
 // k % n_locs; levels: on_hand, reserved, safety_stock per row; found[k] false where there is
-// no row. Plain C frame.
+// no row. peeked: where peek_stock_rows found the rows (nullptr: not read before); a row is
+// locked there (following its updates), and looked up by key where it was not found or is
+// gone. Plain C frame.
 void lock_stock_rows(const char* const* skus, int n_skus, const char* const* locs, int n_locs,
-                     int32* levels, bool* found) {
+                     int32* levels, bool* found, const ItemPointerData* peeked) {
   Relation heap = cs::pg::open_cs_relation("stock", RowShareLock);
   Relation key = cs::pg::open_cs_relation("stock_pkey", RowShareLock);
   if (heap == nullptr || key == nullptr)
@@ -522,7 +530,9 @@ void lock_stock_rows(const char* const* skus, int n_skus, const char* const* loc
   for (int k = 0; k < n_skus * n_locs; ++k) {
     CHECK_FOR_INTERRUPTS();
     Datum keys[2] = {CStringGetTextDatum(skus[k / n_locs]), CStringGetTextDatum(locs[k % n_locs])};
-    found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
+    found[k] = peeked != nullptr && ItemPointerIsValid(&peeked[k]) &&
+               cs::pg::lock_row_at(heap, const_cast<ItemPointer>(&peeked[k]), row);
+    if (!found[k]) found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
     for (int j = 0; j < 3 && found[k]; ++j) {
       bool isnull = false;
       levels[3 * k + j] = DatumGetInt32(slot_getattr(row, att[j], &isnull));
@@ -533,6 +543,50 @@ void lock_stock_rows(const char* const* skus, int n_skus, const char* const* loc
   ExecDropSingleTupleTableSlot(row);
   relation_close(key, RowShareLock);
   relation_close(heap, NoLock);
+}
+
+// The stock rows lock_stock_rows would return, read without locking them (the last committed
+// version, not waiting for a concurrent writer), and where they are: one lookup per SKU.
+// Plain C frame.
+void peek_stock_rows(const char* const* skus, int n_skus, const char* const* locs, int n_locs,
+                     int32* levels, bool* found, ItemPointerData* tids) {
+  Relation heap = cs::pg::open_cs_relation("stock", AccessShareLock);
+  Relation key = cs::pg::open_cs_relation("stock_pkey", AccessShareLock);
+  if (heap == nullptr || key == nullptr)
+    elog(ERROR, "channel_sync: stock or stock_pkey is missing");
+  TupleDesc desc = RelationGetDescr(heap);
+  AttrNumber location = cs::pg::column_number(heap, "location_id");
+  AttrNumber att[3] = {cs::pg::column_number(heap, "on_hand"),
+                       cs::pg::column_number(heap, "reserved"),
+                       cs::pg::column_number(heap, "safety_stock")};
+  for (int k = 0; k < n_skus * n_locs; ++k) found[k] = false;
+  Snapshot snap = cs::pg::begin_fresh_read();
+  for (int s = 0; s < n_skus; ++s) {
+    CHECK_FOR_INTERRUPTS();
+    Datum sku = CStringGetTextDatum(skus[s]);
+    HeapTuple* rows = nullptr;
+    int count = 0;
+    cs::pg::fetch_by_key(heap, key, 1, &sku, nullptr, snap, &rows, &count);
+    for (int r = 0; r < count; ++r) {
+      bool isnull = false;
+      char* loc = TextDatumGetCString(heap_getattr(rows[r], location, desc, &isnull));
+      for (int l = 0; l < n_locs; ++l) {
+        if (strcmp(loc, locs[l]) != 0) continue;
+        int k = s * n_locs + l;
+        found[k] = true;
+        if (tids != nullptr) tids[k] = rows[r]->t_self;
+        for (int j = 0; j < 3; ++j)
+          levels[3 * k + j] = DatumGetInt32(heap_getattr(rows[r], att[j], desc, &isnull));
+      }
+      pfree(loc);
+      heap_freetuple(rows[r]);
+    }
+    pfree(rows);
+    pfree(DatumGetPointer(sku));
+  }
+  cs::pg::end_fresh_read();
+  relation_close(key, AccessShareLock);
+  relation_close(heap, AccessShareLock);
 }
 
 // The state of each of n orders of the channel (order ids in key order, so every caller locks
@@ -590,8 +644,13 @@ std::map<std::string, std::string> lock_orders(const std::string& channel,
 }
 
 // The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order.
+enum class stock_read { lock, peek };
+
+// The stock rows of the SKUs at the locations, locked (or peeked: read, not locked). where:
+// the rows' places, filled by a peek and used by a lock of the same rows after it.
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
-    const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list) {
+    const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list,
+    stock_read how = stock_read::lock, std::vector<ItemPointerData>* where = nullptr) {
   std::vector<std::string> skus = sorted_distinct(sku_list), locs = sorted_distinct(loc_list);
   std::vector<const char*> sku_names, loc_names;
   for (const std::string& s : skus) sku_names.push_back(s.c_str());
@@ -604,7 +663,17 @@ std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
   int ns = static_cast<int>(skus.size()), nl = static_cast<int>(locs.size());
   int32* vp = levels.data();
   bool* fp = found.get();
-  cs::pg::guard([&] { lock_stock_rows(sp, ns, lp, nl, vp, fp); });
+  if (where != nullptr && how == stock_read::peek) {
+    where->assign(n + 1, ItemPointerData{});
+    for (ItemPointerData& tid : *where) ItemPointerSetInvalid(&tid);
+  }
+  const ItemPointerData* peeked =
+      where != nullptr && where->size() == n + 1 ? where->data() : nullptr;
+  ItemPointerData* tids = where != nullptr ? where->data() : nullptr;
+  if (how == stock_read::lock)
+    cs::pg::guard([&] { lock_stock_rows(sp, ns, lp, nl, vp, fp, peeked); });
+  else
+    cs::pg::guard([&] { peek_stock_rows(sp, ns, lp, nl, vp, fp, tids); });
   std::vector<std::pair<std::string, ig::stock_level>> out;
   for (size_t k = 0; k < n; ++k) {
     if (!fp[k]) continue;
@@ -728,6 +797,31 @@ struct order_line_row {
   std::string sku, location, sold_sku;
   int32_t line_no = 0, qty = 0, per = 1;
 };
+
+// Inserts the lines of one order with SQL (placed_at: the order's).
+void insert_lines_sql(const call_context& cx, const std::string& order_id,
+                      const std::vector<order_line_row>& lines, TimestampTz placed_at) {
+  std::vector<std::string> sku, loc, sold;
+  std::vector<int32_t> line_no, qty, per;
+  for (const order_line_row& l : lines) {
+    sku.push_back(l.sku);
+    loc.push_back(l.location);
+    sold.push_back(l.sold_sku);
+    line_no.push_back(l.line_no);
+    qty.push_back(l.qty);
+    per.push_back(l.per);
+  }
+  run(timed_lines(P_INSERT_LINES), args()
+                                       .text(cx.channel)
+                                       .text(order_id)
+                                       .datum(int_array(line_no))
+                                       .datum(text_array(sku))
+                                       .datum(text_array(loc))
+                                       .datum(int_array(qty))
+                                       .datum(text_array(sold))
+                                       .datum(int_array(per))
+                                       .ts(placed_at));
+}
 
 // Inserts orders (skipping those that exist) and the lines of those it placed without SQL
 // (direct_writes_pg.hpp). nullopt: the tables carry a user's trigger, column or policy, and
@@ -883,16 +977,7 @@ effect apply_order_placed(const event_call& c) {
                                        .int8(c.event_id));
     if (ins.count == 0) return already_placed();
     write_stock(changes);
-    run(timed_lines(P_INSERT_LINES), args()
-                                         .text(cx.channel)
-                                         .text(ev.order_id)
-                                         .datum(int_array(line_no))
-                                         .datum(text_array(lsku))
-                                         .datum(text_array(lloc))
-                                         .datum(int_array(qty))
-                                         .datum(text_array(lsold))
-                                         .datum(int_array(per))
-                                         .ts(c.occurred_at));
+    insert_lines_sql(cx, ev.order_id, rows_of_lines, c.occurred_at);
   }
   effect e;
   e.detail = short_of;
@@ -1456,79 +1541,32 @@ run_claim claim_run_keys(const call_context& cx, const std::vector<prepared>& al
   return c;
 }
 
-void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
-                      std::vector<outcome>& results) {
-  // 1. claim the keys, first occurrence first
-  run_claim claim = claim_run_keys(cx, all, from, to);
-  const std::vector<int64_t>& ids = claim.ids;
-
-  // 2. read what the run depends on
-  std::vector<std::string> sku_ids, ext_ids, order_ids;
-  for (size_t i = from; i < to; ++i) {
-    if (ids[i - from] == 0) continue;
-    order_ids.push_back(all[i].ev->order_id);
-    for (const ig::event_line& l : all[i].ev->lines)
-      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
-  }
-  std::map<std::string, bool> skus;  // sku -> is a bundle
-  std::map<std::string, sku_info> aliases;
-  if (!sku_ids.empty()) {
-    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
-    for (uint64 k = 0; k < r.count; ++k) skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
-  }
-  if (!ext_ids.empty()) {
-    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
-    for (uint64 k = 0; k < r.count; ++k)
-      aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
-  }
-  std::vector<std::string> bundles;
-  for (const auto& [sku, bundle] : skus)
-    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
-  for (const auto& [ext, info] : aliases)
-    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
-  if (!bundles.empty()) {
-    for (const std::string& b : bundles) cx.components[b];  // none found: no components
-    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
-    for (uint64 k = 0; k < r.count; ++k)
-      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
-  }
-  const std::vector<std::string>& locs = feeding(cx);
-  // existing orders of the run, locked
-  std::map<std::string, std::string> order_state = lock_orders(cx.channel, order_ids);
-  auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
-    if (item.external) {
-      auto it = aliases.find(item.id);
-      if (it == aliases.end()) return std::nullopt;
-      return it->second;
-    }
-    auto it = skus.find(item.id);
-    if (it == skus.end()) return std::nullopt;
-    return sku_info{item.id, it->second};
-  };
-  std::vector<std::string> simple;
-  for (size_t i = from; i < to; ++i) {
-    if (ids[i - from] == 0) continue;
-    for (const ig::event_line& l : all[i].ev->lines) {
-      std::optional<sku_info> s = resolve_cached(l.item);
-      if (!s) continue;
-      if (!s->bundle)
-        simple.push_back(s->sku);
-      else
-        for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
-    }
-  }
-  simple = sorted_distinct(std::move(simple));
-  std::map<std::pair<std::string, std::string>, ig::stock_level> level;
-  if (!simple.empty() && !locs.empty())
-    for (auto& [sku, l] : lock_stock(simple, locs)) level[{sku, l.location_id}] = l;
-
-  // 3. apply the run in order to the in-memory stock
+// What a run of order_placed events does, planned event by event against the run's stock
+// rows (level, left as they are after the run): its orders and lines, the stock they reserve
+// and the statuses that are not a plain "applied"; results[i] the outcome of event i.
+struct run_plan {
   std::vector<bulk_order> orders;
   std::vector<bulk_line> lines;
   stock_changes changes;
   std::vector<int64_t> status_ids;
   std::vector<std::string> statuses;
   std::vector<std::optional<std::string>> details;
+  std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+};
+
+template <typename Resolve>
+run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                  const std::vector<int64_t>& ids, const std::vector<std::string>& locs,
+                  const Resolve& resolve_cached, std::map<std::string, std::string> order_state,
+                  std::map<std::pair<std::string, std::string>, ig::stock_level> level,
+                  std::vector<outcome>& results) {
+  run_plan p;
+  std::vector<bulk_order>& orders = p.orders;
+  std::vector<bulk_line>& lines = p.lines;
+  stock_changes& changes = p.changes;
+  std::vector<int64_t>& status_ids = p.status_ids;
+  std::vector<std::string>& statuses = p.statuses;
+  std::vector<std::optional<std::string>>& details = p.details;
   for (size_t i = from; i < to; ++i) {
     int64_t id = ids[i - from];
     if (id == 0) continue;
@@ -1631,29 +1669,175 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     }
     results[i] = outcome{id, "applied", short_of};
   }
+  p.level = std::move(level);
+  return p;
+}
 
-  // 4. write: orders, stock, lines, and the statuses that are not a plain "applied"
+// Whether two reads of a run's stock rows found the same rows with the same levels.
+bool same_stock(const std::map<std::pair<std::string, std::string>, ig::stock_level>& a,
+                const std::map<std::pair<std::string, std::string>, ig::stock_level>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && x.second.on_hand == y.second.on_hand &&
+           x.second.reserved == y.second.reserved && x.second.safety_stock == y.second.safety_stock;
+  });
+}
+
+// The plan's orders and their lines, as place_orders_direct() takes them.
+std::pair<std::vector<order_to_place>, std::vector<std::vector<order_line_row>>> orders_of(
+    const run_plan& p) {
+  std::vector<order_to_place> to_place;
+  std::vector<std::vector<order_line_row>> lines_of(p.orders.size());
+  std::map<std::string, size_t> index_of;
+  for (const bulk_order& o : p.orders) {
+    index_of[o.order_id] = to_place.size();
+    to_place.push_back({o.order_id, o.oversold, o.at, o.event_id});
+  }
+  for (const bulk_line& l : p.lines)
+    lines_of[index_of[l.order_id]].push_back(
+        {l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per});
+  return {std::move(to_place), std::move(lines_of)};
+}
+
+bool same_line(const bulk_line& a, const bulk_line& b) {
+  return a.order_id == b.order_id && a.sku == b.sku && a.location == b.location &&
+         a.sold_sku == b.sold_sku && a.line_no == b.line_no && a.qty == b.qty && a.per == b.per;
+}
+
+// Corrects the orders placed from the first plan of a run where the final plan (from the
+// locked stock, which moved in between) differs: the oversold flag, and the lines, deleted
+// and written again. Both plans hold the same orders in the same order (nothing that decides
+// whether an order is placed depends on the stock). SQL: a correction is rare.
+void correct_placed_orders(const call_context& cx, const run_plan& first, const run_plan& final) {
+  if (first.orders.size() != final.orders.size())
+    throw std::logic_error("the two plans of a run place different orders");
+  std::map<std::string, std::vector<const bulk_line*>> first_lines, final_lines;
+  for (const bulk_line& l : first.lines) first_lines[l.order_id].push_back(&l);
+  for (const bulk_line& l : final.lines) final_lines[l.order_id].push_back(&l);
+  for (size_t k = 0; k < final.orders.size(); ++k) {
+    const bulk_order& o = final.orders[k];
+    if (first.orders[k].order_id != o.order_id)
+      throw std::logic_error("the two plans of a run place different orders");
+    if (first.orders[k].oversold != o.oversold)
+      run(P_ORDER_OVERSOLD, args().text(cx.channel).text(o.order_id).boolean(o.oversold));
+    const auto& was = first_lines[o.order_id];
+    const auto& is = final_lines[o.order_id];
+    if (std::equal(was.begin(), was.end(), is.begin(), is.end(),
+                   [](const bulk_line* a, const bulk_line* b) { return same_line(*a, *b); }))
+      continue;
+    run(P_DROP_LINES, args().text(cx.channel).text(o.order_id));
+    std::vector<order_line_row> rows;
+    for (const bulk_line* l : is)
+      rows.push_back({l->sku, l->location, l->sold_sku, l->line_no, l->qty, l->per});
+    insert_lines_sql(cx, o.order_id, rows, o.at);
+  }
+}
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first
+  run_claim claim = claim_run_keys(cx, all, from, to);
+  const std::vector<int64_t>& ids = claim.ids;
+
+  // 2. read what the run depends on
+  std::vector<std::string> sku_ids, ext_ids, order_ids;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    order_ids.push_back(all[i].ev->order_id);
+    for (const ig::event_line& l : all[i].ev->lines)
+      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+  }
+  std::map<std::string, bool> skus;  // sku -> is a bundle
+  std::map<std::string, sku_info> aliases;
+  if (!sku_ids.empty()) {
+    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    for (uint64 k = 0; k < r.count; ++k) skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
+  }
+  if (!ext_ids.empty()) {
+    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
+    for (uint64 k = 0; k < r.count; ++k)
+      aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
+  }
+  std::vector<std::string> bundles;
+  for (const auto& [sku, bundle] : skus)
+    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
+  for (const auto& [ext, info] : aliases)
+    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
+  if (!bundles.empty()) {
+    for (const std::string& b : bundles) cx.components[b];  // none found: no components
+    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
+    for (uint64 k = 0; k < r.count; ++k)
+      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
+  }
+  const std::vector<std::string>& locs = feeding(cx);
+  // existing orders of the run, locked
+  std::map<std::string, std::string> order_state = lock_orders(cx.channel, order_ids);
+  auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
+    if (item.external) {
+      auto it = aliases.find(item.id);
+      if (it == aliases.end()) return std::nullopt;
+      return it->second;
+    }
+    auto it = skus.find(item.id);
+    if (it == skus.end()) return std::nullopt;
+    return sku_info{item.id, it->second};
+  };
+  std::vector<std::string> simple;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    for (const ig::event_line& l : all[i].ev->lines) {
+      std::optional<sku_info> s = resolve_cached(l.item);
+      if (!s) continue;
+      if (!s->bundle)
+        simple.push_back(s->sku);
+      else
+        for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
+    }
+  }
+  simple = sorted_distinct(std::move(simple));
+  std::vector<ItemPointerData> where;  // the rows the peek found, locked there
+  auto stock_of_run = [&](stock_read how) {
+    std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+    if (!simple.empty() && !locs.empty())
+      for (auto& [sku, l] : lock_stock(simple, locs, how, &where)) level[{sku, l.location_id}] = l;
+    return level;
+  };
+
+  // 3. plan the run from its stock rows as committed now, and place its orders and lines
+  // before locking those rows: a concurrent batch (another connector's) may hold some of them
+  // until it commits, and this much need not wait for it
+  auto peeked = stock_of_run(stock_read::peek);
+  run_plan first =
+      plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state, peeked, results);
+  std::optional<bool> direct;
+  if (!first.orders.empty()) {
+    auto [to_place, lines_of] = orders_of(first);
+    direct = place_orders_direct(cx, to_place, lines_of);
+    if (direct && !*direct) throw order_placed_concurrently();
+  }
+
+  // 4. lock the stock rows; if they moved since, plan the run again from what they hold and
+  // correct the orders placed
+  auto level = stock_of_run(stock_read::lock);
+  bool moved = !same_stock(peeked, level);
+  run_plan plan = moved ? plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state,
+                                   std::move(level), results)
+                        : std::move(first);
+  if (moved && direct) correct_placed_orders(cx, first, plan);
+  const std::vector<bulk_order>& orders = plan.orders;
+  const std::vector<bulk_line>& lines = plan.lines;
+  const stock_changes& changes = plan.changes;
+  const std::vector<int64_t>& status_ids = plan.status_ids;
+  const std::vector<std::string>& statuses = plan.statuses;
+  const std::vector<std::optional<std::string>>& details = plan.details;
+
+  // 5. write: stock, orders and lines where SQL must write them, and the statuses that are not
+  // a plain "applied"
   std::vector<cs::allocation::locked_stock_row> locked;  // as written: the re-target's stock
-  for (const auto& [key, l] : level)
+  for (const auto& [key, l] : plan.level)
     locked.push_back({key.first, key.second, static_cast<int32_t>(l.on_hand),
                       static_cast<int32_t>(std::max<int64_t>(0, l.reserved)),
                       static_cast<int32_t>(l.safety_stock)});
-  std::optional<bool> direct;
-  if (!orders.empty()) {
-    std::vector<order_to_place> to_place;
-    std::vector<std::vector<order_line_row>> lines_of(orders.size());
-    std::map<std::string, size_t> index_of;
-    for (const bulk_order& o : orders) {
-      index_of[o.order_id] = to_place.size();
-      to_place.push_back({o.order_id, o.oversold, o.at, o.event_id});
-    }
-    for (const bulk_line& l : lines)
-      lines_of[index_of[l.order_id]].push_back(
-          {l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per});
-    direct = place_orders_direct(cx, to_place, lines_of);
-    if (direct && !*direct) throw order_placed_concurrently();
-    if (direct) write_stock(changes, &locked);
-  }
+  if (direct) write_stock(changes, &locked);
   if (!orders.empty() && !direct) {
     std::vector<std::string> oid;
     std::vector<Datum> over, at, eid;
@@ -1708,7 +1892,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
                            .datum(opt_text_array(details)));
   }
 
-  // 5. deliveries whose key was taken: duplicates or conflicts, in order
+  // 6. deliveries whose key was taken: duplicates or conflicts, in order
   std::vector<const prepared*> taken;
   for (size_t i = from; i < to; ++i)
     if (ids[i - from] == 0 && claim.same_as[i - from] < 0) taken.push_back(&all[i]);
