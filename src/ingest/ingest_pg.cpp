@@ -1703,6 +1703,47 @@ bool same_line(const bulk_line& a, const bulk_line& b) {
          a.sold_sku == b.sold_sku && a.line_no == b.line_no && a.qty == b.qty && a.per == b.per;
 }
 
+// Writes the status and detail of the run's events that are not a plain "applied" (on the rows
+// the run inserted: in place when it inserted them without SQL).
+void set_statuses(const run_claim& claim, const std::vector<int64_t>& ids,
+                  const std::vector<std::string>& statuses,
+                  const std::vector<std::optional<std::string>>& details) {
+  if (ids.empty() || (claim.direct && set_statuses_direct(ids, statuses, details))) return;
+  std::vector<Datum> sid;
+  for (int64_t v : ids) sid.push_back(Int64GetDatum(v));
+  std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
+  run(P_BULK_STATUS, args()
+                         .datum(datum_array(sid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE))
+                         .datum(opt_text_array(st))
+                         .datum(opt_text_array(details)));
+}
+
+// Writes again the statuses written from the first plan of a run where the final plan differs
+// (an order now oversold, or no longer).
+void correct_statuses(const run_claim& claim, const run_plan& first, const run_plan& final) {
+  using status = std::pair<std::string, std::optional<std::string>>;
+  std::map<int64_t, status> was, is;
+  for (size_t k = 0; k < first.status_ids.size(); ++k)
+    was[first.status_ids[k]] = {first.statuses[k], first.details[k]};
+  for (size_t k = 0; k < final.status_ids.size(); ++k)
+    is[final.status_ids[k]] = {final.statuses[k], final.details[k]};
+  std::vector<int64_t> ids;
+  std::vector<std::string> statuses;
+  std::vector<std::optional<std::string>> details;
+  auto differs = [&](int64_t id, const status& now, const std::map<int64_t, status>& before) {
+    auto it = before.find(id);
+    status then = it == before.end() ? status{"applied", std::nullopt} : it->second;
+    if (then == now) return;
+    ids.push_back(id);
+    statuses.push_back(now.first);
+    details.push_back(now.second);
+  };
+  for (const auto& [id, now] : is) differs(id, now, was);
+  for (const auto& [id, then] : was)
+    if (!is.count(id)) differs(id, {"applied", std::nullopt}, was);
+  set_statuses(claim, ids, statuses, details);
+}
+
 // Corrects the orders placed from the first plan of a run where the final plan (from the
 // locked stock, which moved in between) differs: the oversold flag, and the lines, deleted
 // and written again. Both plans hold the same orders in the same order (nothing that decides
@@ -1802,9 +1843,9 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     return level;
   };
 
-  // 3. plan the run from its stock rows as committed now, and place its orders and lines
-  // before locking those rows: a concurrent batch (another connector's) may hold some of them
-  // until it commits, and this much need not wait for it
+  // 3. plan the run from its stock rows as committed now, and write its orders, lines and
+  // statuses before locking those rows: a concurrent batch (another connector's) may hold some
+  // of them until it commits, and this much need not wait for it
   auto peeked = stock_of_run(stock_read::peek);
   run_plan first =
       plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state, peeked, results);
@@ -1814,24 +1855,22 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     direct = place_orders_direct(cx, to_place, lines_of);
     if (direct && !*direct) throw order_placed_concurrently();
   }
+  set_statuses(claim, first.status_ids, first.statuses, first.details);
 
   // 4. lock the stock rows; if they moved since, plan the run again from what they hold and
-  // correct the orders placed
+  // correct the orders, lines and statuses written
   auto level = stock_of_run(stock_read::lock);
   bool moved = !same_stock(peeked, level);
   run_plan plan = moved ? plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state,
                                    std::move(level), results)
                         : std::move(first);
   if (moved && direct) correct_placed_orders(cx, first, plan);
+  if (moved) correct_statuses(claim, first, plan);
   const std::vector<bulk_order>& orders = plan.orders;
   const std::vector<bulk_line>& lines = plan.lines;
   const stock_changes& changes = plan.changes;
-  const std::vector<int64_t>& status_ids = plan.status_ids;
-  const std::vector<std::string>& statuses = plan.statuses;
-  const std::vector<std::optional<std::string>>& details = plan.details;
 
-  // 5. write: stock, orders and lines where SQL must write them, and the statuses that are not
-  // a plain "applied"
+  // 5. write the stock, and the orders and lines where SQL must write them
   std::vector<cs::allocation::locked_stock_row> locked;  // as written: the re-target's stock
   for (const auto& [key, l] : plan.level)
     locked.push_back({key.first, key.second, static_cast<int32_t>(l.on_hand),
@@ -1880,16 +1919,6 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
             .datum(text_array(lsold))
             .datum(int_array(lper))
             .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
-  }
-  if (!status_ids.empty() &&
-      !(claim.direct && set_statuses_direct(status_ids, statuses, details))) {
-    std::vector<Datum> sid;
-    for (int64_t v : status_ids) sid.push_back(Int64GetDatum(v));
-    std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
-    run(P_BULK_STATUS, args()
-                           .datum(datum_array(sid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE))
-                           .datum(opt_text_array(st))
-                           .datum(opt_text_array(details)));
   }
 
   // 6. deliveries whose key was taken: duplicates or conflicts, in order
