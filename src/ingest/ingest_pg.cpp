@@ -643,11 +643,11 @@ std::map<std::string, std::string> lock_orders(const std::string& channel,
   return out;
 }
 
-// The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order.
 enum class stock_read { lock, peek };
 
-// The stock rows of the SKUs at the locations, locked (or peeked: read, not locked). where:
-// the rows' places, filled by a peek and used by a lock of the same rows after it.
+// The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order (or
+// peeked: read, not locked). where: the rows' places, filled by a peek and used by a lock of
+// the same rows after it.
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list,
     stock_read how = stock_read::lock, std::vector<ItemPointerData>* where = nullptr) {
