@@ -2,8 +2,14 @@
 # Generator test of inbound events: replays a long seeded random history with
 # duplicates, reorderings and conflicting repeats through ingest() and ingest_batch(),
 # and checks the outcome against an independent model that applies each distinct event
-# once. Usage: run_in_test.sh CLUSTER_DIR PORT (prints "ok name" / "not ok name").
+# once; then two connectors' ingest_batch calls race over scarce shared stock, round after
+# round, against a serial model (batch_race.py). Usage: run_in_test.sh CLUSTER_DIR PORT
+# (prints "ok name" / "not ok name").
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export PGHOST=$1 PGPORT=$2 PGUSER=${PGUSER:-postgres}
-exec python3 "$here/generator.py" --seed "${INGEST_SEED:-20240501}" --events "${INGEST_EVENTS:-600}"
+python3 "$here/generator.py" --seed "${INGEST_SEED:-20240501}" --events "${INGEST_EVENTS:-600}"
+generator=$?
+python3 "$here/batch_race.py" --seed "${INGEST_SEED:-20240501}" --rounds "${INGEST_RACE_ROUNDS:-40}"
+race=$?
+[ "$generator" -eq 0 ] && [ "$race" -eq 0 ]
