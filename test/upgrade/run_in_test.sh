@@ -69,6 +69,25 @@ for old in $olds; do
   fi
   psql_q -d postgres -c "DROP DATABASE $lib"
 done
+# 0.4.0 makes the identifier columns COLLATE "C": a view of the DBA's own over one of them stops
+# the update from 0.3.0 with PostgreSQL's error naming the view, changing nothing; without it
+# the update runs
+if [ -f upgrade/channel_sync--0.3.0.sql ]; then
+  recreate upg_user_view
+  psql_q -d upg_user_view -c "CREATE EXTENSION channel_sync VERSION '0.3.0'" \
+    -c 'CREATE VIEW public.skus_seen AS SELECT sku FROM channel_sync.skus' >/dev/null 2>&1
+  extversion() { psql -qAtX -d upg_user_view -c "SELECT extversion FROM pg_extension WHERE extname = 'channel_sync'"; }
+  err=$(psql -qAtX -v ON_ERROR_STOP=1 -d upg_user_view -c 'ALTER EXTENSION channel_sync UPDATE' 2>&1)
+  stopped_at=$(extversion)
+  psql_q -d upg_user_view -c 'DROP VIEW public.skus_seen' -c 'ALTER EXTENSION channel_sync UPDATE' >/dev/null 2>&1
+  updated_to=$(extversion)
+  if [[ "$err" == *"view public.skus_seen depends on column"* ]] && [ "$stopped_at" = 0.3.0 ] && [ "$updated_to" = "$current" ]; then
+    echo "ok update_from_0_3_0_stops_at_a_users_view_over_an_identifier"
+  else
+    echo "not ok update_from_0_3_0_stops_at_a_users_view_over_an_identifier  # error: ${err:0:200}; stopped at $stopped_at; then $updated_to"
+  fi
+  psql_q -d postgres -c "DROP DATABASE upg_user_view"
+fi
 # the comparison itself must see a difference: a revoked grant, a disabled trigger, a changed comment
 psql_q -d upg_fresh -c 'REVOKE EXECUTE ON FUNCTION channel_sync.version() FROM channel_sync_reader' \
   -c 'ALTER TABLE channel_sync.stock DISABLE TRIGGER USER' \
