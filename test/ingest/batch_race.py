@@ -3,9 +3,10 @@
 A batch plans its orders from the stock as committed, writes them, and only then locks the
 stock rows (where it may wait for the other batch); once it holds them it plans again and
 corrects what changed. Each round must therefore end as the two batches one after the other
-would, in one order or the other: every order's oversold flag and line location as a serial
-model gives them, its event's detail saying oversold exactly when the order is, and every
-stock row's reservations equal to its lines. verify() must find no drift at the end.
+would, in one order or the other: every order's oversold flag and lines (a bundle's spread
+over its components) as a serial model gives them, its event's detail saying oversold
+exactly when the order is, and every stock row's reservations equal to its lines. verify()
+must find no drift at the end.
 """
 import argparse
 import random
@@ -29,23 +30,38 @@ def psql(sql, db=DB):
 def batch_sql(channel, orders):
     items = ", ".join(
         "jsonb_build_object('idempotency_key', '%s-%s', 'event_type', 'order_placed', 'payload', "
-        "jsonb_build_object('order_id', '%s', 'lines', jsonb_build_array("
-        "jsonb_build_object('sku', '%s', 'qty', %d))))" % (channel, oid, oid, sku, qty)
-        for oid, sku, qty in orders)
+        "jsonb_build_object('order_id', '%s', 'lines', jsonb_build_array(%s)))"
+        % (channel, oid, oid, ", ".join("jsonb_build_object('sku', '%s', 'qty', %d)" % line
+                                        for line in lines))
+        for oid, lines in orders)
     return ("SELECT count(*) FROM channel_sync.ingest_batch('%s', jsonb_build_array(%s));"
             % (channel, items))
 
 
-def serial(stock, batches):
-    """The orders' (oversold, location) when the batches run one after the other."""
+def serial(stock, bundles, batches):
+    """Each order's (oversold, sorted lines (sku, location, sold sku, qty)) when the batches
+    run one after the other: a bundle line reserves its components, each SKU of an order at
+    the feeding location with the most sellable units (ties to the smallest id), its demand
+    summed; oversold when a SKU's demand at its location exceeds on_hand - reserved there."""
     reserved = {key: 0 for key in stock}
     out = {}
     for orders in batches:
-        for oid, sku, qty in orders:
-            # the feeding location with the most sellable units, ties to the smallest id
-            loc = min(LOCS, key=lambda l: (-(stock[(sku, l)] - reserved[(sku, l)]), l))
-            out[oid] = (qty > stock[(sku, loc)] - reserved[(sku, loc)], loc)
-            reserved[(sku, loc)] += qty
+        for oid, lines in orders:
+            parts = []  # (sku, sold sku, units)
+            for sku, qty in lines:
+                for comp, per in bundles.get(sku, [(sku, 1)]):
+                    parts.append((comp, sku, qty * per))
+            chosen, demand, merged = {}, {}, {}
+            for sku, sold, units in parts:
+                if sku not in chosen:
+                    chosen[sku] = min(LOCS, key=lambda l: (-(stock[(sku, l)] - reserved[(sku, l)]), l))
+                key = (sku, chosen[sku])
+                demand[key] = demand.get(key, 0) + units
+                merged[key + (sold,)] = merged.get(key + (sold,), 0) + units
+            oversold = any(d > stock[k] - reserved[k] for k, d in demand.items())
+            for k, d in demand.items():
+                reserved[k] += d
+            out[oid] = (oversold, sorted(k + (q,) for k, q in merged.items()))
     return out
 
 
@@ -64,11 +80,18 @@ def main():
     mismatched, miscounted, misflagged, failed = [], [], [], []
     for r in range(args.rounds):
         skus = [f"R{r}-{k}" for k in range(5)]
+        kit = f"R{r}-KIT"
+        bundles = {kit: [(skus[0], 1), (skus[1], 2)]}
         stock = {(s, l): rng.randint(0, 4) for s in skus for l in LOCS}
         psql("INSERT INTO channel_sync.skus (sku) VALUES %s;" % ", ".join(f"('{s}')" for s in skus)
+             + f"INSERT INTO channel_sync.skus (sku, kind) VALUES ('{kit}', 'bundle');"
+             + "INSERT INTO channel_sync.bundle_components VALUES %s;"
+             % ", ".join(f"('{kit}', '{c}', {per})" for c, per in bundles[kit])
              + "INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES %s;"
              % ", ".join(f"('{s}', '{l}', {n})" for (s, l), n in stock.items()))
-        batches = [[(f"{ch[0].upper()}{r}-{i}", rng.choice(skus), rng.randint(1, 2))
+        items = skus + [kit]
+        batches = [[(f"{ch[0].upper()}{r}-{i}",
+                     [(rng.choice(items), rng.randint(1, 2)) for _ in range(rng.choice([1, 1, 2]))])
                     for i in range(rng.randint(6, 14))] for ch in CHANNELS]
         errors = []
 
@@ -93,16 +116,19 @@ def main():
             failed.append((r, errors))
             continue
         rows = psql(
-            "SELECT o.order_id, o.oversold, l.location_id, e.detail LIKE 'oversold:%%' "
+            "SELECT o.order_id, o.oversold, l.sku, l.location_id, l.sold_sku, l.qty, "
+            "e.detail LIKE 'oversold:%%' "
             "FROM channel_sync.orders o JOIN channel_sync.order_lines l USING (channel_id, order_id) "
             "JOIN channel_sync.events e ON e.event_id = o.event_id "
             "WHERE o.order_id LIKE '%%%d-%%' AND l.sku LIKE 'R%d-%%'" % (r, r))
         got, flagged = {}, True
         for line in rows.splitlines():
-            oid, oversold, loc, said = line.split("|")
-            got[oid] = (oversold == "t", loc)
+            oid, oversold, sku, loc, sold, qty, said = line.split("|")
+            flags, lines = got.setdefault(oid, (oversold == "t", []))
+            lines.append((sku, loc, sold, int(qty)))
             flagged = flagged and (oversold == "t") == (said == "t")
-        if got not in (serial(stock, batches), serial(stock, batches[::-1])):
+        got = {oid: (flags, sorted(lines)) for oid, (flags, lines) in got.items()}
+        if got not in (serial(stock, bundles, batches), serial(stock, bundles, batches[::-1])):
             mismatched.append(r)
         if not flagged:
             misflagged.append(r)
