@@ -10,9 +10,10 @@ must find no drift at the end.
 """
 import argparse
 import random
-import subprocess
 import sys
 import threading
+
+from pgcall import psql_in
 
 DB = "ingest_batch_race"
 LOCS = ["wh-1", "wh-2"]
@@ -20,11 +21,7 @@ CHANNELS = ["amazon", "walmart"]
 
 
 def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-qXAt", "-v", "ON_ERROR_STOP=1", "-F", "|", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout
+    return psql_in(db, sql)
 
 
 def batch_sql(channel, orders):

@@ -11,8 +11,9 @@ the final stock, each key's status and the applied count must match the database
 import argparse
 import json
 import random
-import subprocess
 import sys
+
+from pgcall import psql_in
 
 DB = "ingest_generator"
 SKUS = ["A", "B", "C", "D"]
@@ -22,11 +23,7 @@ CHANNELS = ["shop", "amazon"]
 
 
 def psql(sql, db=DB):
-    out = subprocess.run(["psql", "-qXAt", "-v", "ON_ERROR_STOP=1", "-F", "|", "-d", db],
-                         input=sql, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout
+    return psql_in(db, sql)
 
 
 def q(s):
