@@ -31,9 +31,9 @@ extern "C" {
 #include "common/table_access_pg.hpp"
 
 #include <algorithm>
-#include <map>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <set>
 #include <memory>
 #include <string>

@@ -173,10 +173,11 @@ bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, Tu
   return locked;
 }
 
-bool lock_row_at(Relation heap, ItemPointer tid, TupleTableSlot* slot, LockTupleMode mode) {
+bool lock_row_at(Relation heap, const ItemPointerData* tid, TupleTableSlot* slot,
+                 LockTupleMode mode) {
   bool xact_snapshot = IsolationUsesXactSnapshot();
   Snapshot snap = begin_fresh_read();
-  ItemPointerData at = *tid;
+  ItemPointerData at = *tid;  // table_tuple_lock moves it along the update chain
   bool locked = lock_version(heap, &at, snap, slot, mode, xact_snapshot);
   end_fresh_read();
   return locked;

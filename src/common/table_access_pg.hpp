@@ -50,7 +50,7 @@ bool lock_row_by_key(Relation heap, Relation index, int n, const Datum* keys, Tu
 
 // lock_row_by_key for the row found at tid (by an earlier read): its latest version, locked;
 // false when it was deleted meanwhile.
-bool lock_row_at(Relation heap, ItemPointer tid, TupleTableSlot* slot,
+bool lock_row_at(Relation heap, const ItemPointerData* tid, TupleTableSlot* slot,
                  LockTupleMode mode = LockTupleExclusive);
 
 // text_by_key for channel_sync.<table>, its one-column unique index and a text key, read

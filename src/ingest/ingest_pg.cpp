@@ -531,7 +531,7 @@ void lock_stock_rows(const char* const* skus, int n_skus, const char* const* loc
     CHECK_FOR_INTERRUPTS();
     Datum keys[2] = {CStringGetTextDatum(skus[k / n_locs]), CStringGetTextDatum(locs[k % n_locs])};
     found[k] = peeked != nullptr && ItemPointerIsValid(&peeked[k]) &&
-               cs::pg::lock_row_at(heap, const_cast<ItemPointer>(&peeked[k]), row);
+               cs::pg::lock_row_at(heap, &peeked[k], row);
     if (!found[k]) found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
     for (int j = 0; j < 3 && found[k]; ++j) {
       bool isnull = false;
