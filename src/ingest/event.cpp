@@ -59,6 +59,9 @@ std::string id_field(const json_value& obj, const char* field, const std::string
     value = v->text;
   } else if (std::optional<int64_t> n = json_integer(*v)) {
     value = std::to_string(*n);  // 1001.0 is 1001, as the fingerprint has it
+  } else if (v->type == json_value::kind::number) {
+    throw invalid{where + "\"" + field + "\" must be a string or an integer within 64 bits, not " +
+                  v->text};
   } else {
     throw invalid{where + "\"" + field + "\" must be a string, not " + v->type_name()};
   }

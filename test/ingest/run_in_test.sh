@@ -3,7 +3,8 @@
 # duplicates, reorderings and conflicting repeats through ingest() and ingest_batch(),
 # and checks the outcome against an independent model that applies each distinct event
 # once; then two connectors' ingest_batch calls race over scarce shared stock, round after
-# round, against a serial model (batch_race.py). Usage: run_in_test.sh CLUSTER_DIR PORT
+# round, against a serial model (batch_race.py); and seeded malformed deliveries among valid
+# ones must fail only as documented and leave the stock consistent (malformed.py). Usage: run_in_test.sh CLUSTER_DIR PORT
 # (prints "ok name" / "not ok name").
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,4 +13,6 @@ python3 "$here/generator.py" --seed "${INGEST_SEED:-20240501}" --events "${INGES
 generator=$?
 python3 "$here/batch_race.py" --seed "${INGEST_SEED:-20240501}" --rounds "${INGEST_RACE_ROUNDS:-40}"
 race=$?
-[ "$generator" -eq 0 ] && [ "$race" -eq 0 ]
+python3 "$here/malformed.py" --seed "${INGEST_SEED:-20240501}" --calls "${INGEST_MALFORMED_CALLS:-2000}"
+malformed=$?
+[ "$generator" -eq 0 ] && [ "$race" -eq 0 ] && [ "$malformed" -eq 0 ]

@@ -61,7 +61,10 @@ TEST(IngestEvent, NumericIdsAreTheirIntegerText) {
     ASSERT_TRUE(p.ok) << p.reason;
     EXPECT_EQ(p.ok->order_id, "1001");
   }
-  EXPECT_FALSE(ig::parse_event("order_cancelled", R"({"order_id": 1001.5})").ok);
+  EXPECT_EQ(ig::parse_event("order_cancelled", R"({"order_id": 1001.5})").reason,
+            "\"order_id\" must be a string or an integer within 64 bits, not 1001.5");
+  EXPECT_EQ(ig::parse_event("order_cancelled", R"({"order_id": 1e20})").reason,
+            "\"order_id\" must be a string or an integer within 64 bits, not 1e20");
 }
 
 TEST(IngestEvent, Rejections) {
