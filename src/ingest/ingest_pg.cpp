@@ -859,46 +859,46 @@ struct event_call {
 };
 
 // order_placed: reserve stock, record the order and its lines.
-effect apply_order_placed(const event_call& c) {
-  call_context& cx = *c.cx;
-  const ig::event& ev = *c.ev;
-  const std::vector<std::string>& locs = feeding(cx);
-  if (locs.empty()) return rejected("no active location feeds channel " + quote(cx.channel));
+// One simple SKU of one input line of an order.
+struct order_part {
+  std::string sku, sold_sku, location;  // location empty: to choose
+  int32_t per = 1;
+  int64_t units = 0;
+};
 
-  struct part {                           // one simple SKU of one input line
-    std::string sku, sold_sku, location;  // location empty: to choose
-    int32_t per = 1;
-    int64_t units = 0;
-  };
-  std::vector<part> parts;
+// The simple SKUs an order's lines reserve (a bundle's components), or why it is rejected.
+std::optional<std::string> order_parts(call_context& cx, const ig::event& ev,
+                                       const std::vector<std::string>& locs,
+                                       std::vector<order_part>& parts) {
   for (size_t i = 0; i < ev.lines.size(); ++i) {
     const ig::event_line& line = ev.lines[i];
     std::string where = "line " + std::to_string(i + 1) + ": ";
     std::optional<sku_info> s = resolve(cx, line.item);
-    if (!s) return rejected(where + unknown_item(cx, line.item));
+    if (!s) return where + unknown_item(cx, line.item);
     if (!line.location_id.empty() &&
         std::find(locs.begin(), locs.end(), line.location_id) == locs.end())
-      return rejected(where + "location " + quote(line.location_id) + " does not feed channel " +
-                      quote(cx.channel));
+      return where + "location " + quote(line.location_id) + " does not feed channel " +
+             quote(cx.channel);
     if (s->bundle) {
       const auto& comps = components(cx, s->sku);
-      if (comps.empty()) return rejected(where + "bundle " + quote(s->sku) + " has no components");
+      if (comps.empty()) return where + "bundle " + quote(s->sku) + " has no components";
       for (const auto& [comp, per] : comps)
         parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
     } else {
       parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
     }
   }
-  for (const part& p : parts)
-    if (p.units > 1000000000) return rejected("order " + quote(ev.order_id) + " is too large");
+  for (const order_part& p : parts)
+    if (p.units > 1000000000) return "order " + quote(ev.order_id) + " is too large";
+  return std::nullopt;
+}
 
-  // lock the stock of every SKU at every feeding location, in key order
-  std::vector<std::string> skus;
-  for (const part& p : parts) skus.push_back(p.sku);
-  skus = sorted_distinct(std::move(skus));
-  auto levels = lock_stock(skus, locs);
-
-  // demand per SKU is summed across lines before its location is chosen
+// Gives every part without a location the one chosen for its SKU (its demand summed across
+// lines first) among the locked stock levels.
+void choose_part_locations(const std::vector<std::string>& skus,
+                           const std::vector<std::string>& locs,
+                           const std::vector<std::pair<std::string, ig::stock_level>>& levels,
+                           std::vector<order_part>& parts) {
   std::map<std::string, std::string> chosen;
   for (const std::string& sku : skus) {
     std::vector<ig::stock_level> of_sku;
@@ -906,78 +906,105 @@ effect apply_order_placed(const event_call& c) {
       if (s == sku) of_sku.push_back(l);
     chosen[sku] = ig::choose_location(locs, of_sku);
   }
-  for (part& p : parts)
+  for (order_part& p : parts)
     if (p.location.empty()) p.location = chosen[p.sku];
+}
 
-  stock_changes changes;
-  for (const part& p : parts) changes.add(p.sku, p.location, 0, p.units);
-  std::optional<std::string> short_of;
+// "oversold: ..." for the first (SKU, location) whose demand exceeds its free units.
+std::optional<std::string> shortage(
+    const stock_changes& changes,
+    const std::vector<std::pair<std::string, ig::stock_level>>& levels) {
   for (const auto& [key, v] : changes.by_key) {
     int64_t free_units = 0;
     for (const auto& [s, l] : levels)
       if (s == key.first && l.location_id == key.second) free_units = l.on_hand - l.reserved;
-    if (v.second > free_units && !short_of)
-      short_of = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
-                 std::to_string(v.second) + ", " +
-                 std::to_string(std::max<int64_t>(0, free_units)) + " available";
+    if (v.second > free_units)
+      return "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
+             std::to_string(v.second) + ", " + std::to_string(std::max<int64_t>(0, free_units)) +
+             " available";
   }
+  return std::nullopt;
+}
 
-  // one line per (sold SKU, SKU, location)
-  std::vector<int32_t> line_no, qty, per;
-  std::vector<std::string> lsku, lloc, lsold;
-  for (const part& p : parts) {
+// The order's lines: one per (sold SKU, SKU, location), numbered from 1.
+std::vector<order_line_row> merge_parts(const std::vector<order_part>& parts) {
+  std::vector<order_line_row> lines;
+  for (const order_part& p : parts) {
     bool merged = false;
-    for (size_t i = 0; i < lsku.size(); ++i)
-      if (lsku[i] == p.sku && lloc[i] == p.location && lsold[i] == p.sold_sku) {
-        qty[i] += static_cast<int32_t>(p.units);
+    for (order_line_row& l : lines)
+      if (l.sku == p.sku && l.location == p.location && l.sold_sku == p.sold_sku) {
+        l.qty += static_cast<int32_t>(p.units);
         merged = true;
       }
-    if (merged) continue;
-    line_no.push_back(static_cast<int32_t>(lsku.size() + 1));
-    lsku.push_back(p.sku);
-    lloc.push_back(p.location);
-    qty.push_back(static_cast<int32_t>(p.units));
-    lsold.push_back(p.sold_sku);
-    per.push_back(p.per);
+    if (!merged)
+      lines.push_back({p.sku, p.location, p.sold_sku, static_cast<int32_t>(lines.size() + 1),
+                       static_cast<int32_t>(p.units), p.per});
   }
-  auto already_placed = [&]() {
-    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
-    std::string state = st.count > 0 ? st.text(0, 1) : "placed";
-    return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
-                    " -> placed");
-  };
-  std::vector<order_line_row> rows_of_lines;
-  for (size_t i = 0; i < lsku.size(); ++i)
-    rows_of_lines.push_back({lsku[i], lloc[i], lsold[i], line_no[i], qty[i], per[i]});
-  std::optional<bool> direct = place_orders_direct(
-      cx, {{ev.order_id, short_of.has_value(), c.occurred_at, c.event_id}}, {rows_of_lines});
+  return lines;
+}
+
+// Inserts the order and its lines and writes the stock; false when the order exists already.
+bool place_order(const event_call& c, bool oversold, const std::vector<order_line_row>& lines,
+                 const stock_changes& changes) {
+  const call_context& cx = *c.cx;
+  const std::string& order_id = c.ev->order_id;
+  std::optional<bool> direct =
+      place_orders_direct(cx, {{order_id, oversold, c.occurred_at, c.event_id}}, {lines});
   if (direct) {
-    if (!*direct) return already_placed();
+    if (!*direct) return false;
     write_stock(changes);
-  } else if (lsku.size() == 1) {
+  } else if (lines.size() == 1) {
+    const order_line_row& l = lines[0];
     rows placed = run(timed_lines(P_ORDER_LINE1), args()
                                                       .text(cx.channel)
-                                                      .text(ev.order_id)
-                                                      .boolean(short_of.has_value())
+                                                      .text(order_id)
+                                                      .boolean(oversold)
                                                       .ts(c.occurred_at)
                                                       .int8(c.event_id)
-                                                      .text(lsku[0])
-                                                      .text(lloc[0])
-                                                      .int4(qty[0])
-                                                      .text(lsold[0])
-                                                      .int4(per[0]));
-    if (placed.int8(0, 1) == 0) return already_placed();
+                                                      .text(l.sku)
+                                                      .text(l.location)
+                                                      .int4(l.qty)
+                                                      .text(l.sold_sku)
+                                                      .int4(l.per));
+    if (placed.int8(0, 1) == 0) return false;
     if (placed.int8(0, 2) == 0) write_stock(changes);  // no stock row there yet
   } else {
     rows ins = run(P_INSERT_ORDER, args()
                                        .text(cx.channel)
-                                       .text(ev.order_id)
-                                       .boolean(short_of.has_value())
+                                       .text(order_id)
+                                       .boolean(oversold)
                                        .ts(c.occurred_at)
                                        .int8(c.event_id));
-    if (ins.count == 0) return already_placed();
+    if (ins.count == 0) return false;
     write_stock(changes);
-    insert_lines_sql(cx, ev.order_id, rows_of_lines, c.occurred_at);
+    insert_lines_sql(cx, order_id, lines, c.occurred_at);
+  }
+  return true;
+}
+
+effect apply_order_placed(const event_call& c) {
+  call_context& cx = *c.cx;
+  const ig::event& ev = *c.ev;
+  const std::vector<std::string>& locs = feeding(cx);
+  if (locs.empty()) return rejected("no active location feeds channel " + quote(cx.channel));
+  std::vector<order_part> parts;
+  if (std::optional<std::string> why = order_parts(cx, ev, locs, parts)) return rejected(*why);
+
+  // lock the stock of every SKU at every feeding location, in key order
+  std::vector<std::string> skus;
+  for (const order_part& p : parts) skus.push_back(p.sku);
+  skus = sorted_distinct(std::move(skus));
+  auto levels = lock_stock(skus, locs);
+  choose_part_locations(skus, locs, levels, parts);
+
+  stock_changes changes;
+  for (const order_part& p : parts) changes.add(p.sku, p.location, 0, p.units);
+  std::optional<std::string> short_of = shortage(changes, levels);
+  if (!place_order(c, short_of.has_value(), merge_parts(parts), changes)) {
+    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+    std::string state = st.count > 0 ? st.text(0, 1) : "placed";
+    return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
+                    " -> placed");
   }
   effect e;
   e.detail = short_of;
@@ -1773,46 +1800,14 @@ void correct_placed_orders(const call_context& cx, const run_plan& first, const 
   }
 }
 
-void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
-                      std::vector<outcome>& results) {
-  // 1. claim the keys, first occurrence first
-  run_claim claim = claim_run_keys(cx, all, from, to);
-  const std::vector<int64_t>& ids = claim.ids;
-
-  // 2. read what the run depends on
-  std::vector<std::string> sku_ids, ext_ids, order_ids;
-  for (size_t i = from; i < to; ++i) {
-    if (ids[i - from] == 0) continue;
-    order_ids.push_back(all[i].ev->order_id);
-    for (const ig::event_line& l : all[i].ev->lines)
-      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
-  }
+// What the events of a run refer to: their SKUs (whether each is a bundle), aliases and
+// order ids; bundles' components go into cx.components.
+struct run_refs {
   std::map<std::string, bool> skus;  // sku -> is a bundle
   std::map<std::string, sku_info> aliases;
-  if (!sku_ids.empty()) {
-    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
-    for (uint64 k = 0; k < r.count; ++k) skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
-  }
-  if (!ext_ids.empty()) {
-    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
-    for (uint64 k = 0; k < r.count; ++k)
-      aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
-  }
-  std::vector<std::string> bundles;
-  for (const auto& [sku, bundle] : skus)
-    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
-  for (const auto& [ext, info] : aliases)
-    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
-  if (!bundles.empty()) {
-    for (const std::string& b : bundles) cx.components[b];  // none found: no components
-    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
-    for (uint64 k = 0; k < r.count; ++k)
-      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
-  }
-  const std::vector<std::string>& locs = feeding(cx);
-  // existing orders of the run, locked
-  std::map<std::string, std::string> order_state = lock_orders(cx.channel, order_ids);
-  auto resolve_cached = [&](const ig::item_ref& item) -> std::optional<sku_info> {
+  std::vector<std::string> order_ids;
+
+  std::optional<sku_info> resolve(const ig::item_ref& item) const {
     if (item.external) {
       auto it = aliases.find(item.id);
       if (it == aliases.end()) return std::nullopt;
@@ -1821,12 +1816,54 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     auto it = skus.find(item.id);
     if (it == skus.end()) return std::nullopt;
     return sku_info{item.id, it->second};
-  };
+  }
+};
+
+// Reads the SKUs, aliases and bundle components the claimed events of all[from, to) name.
+run_refs read_run_refs(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                       const std::vector<int64_t>& ids) {
+  run_refs refs;
+  std::vector<std::string> sku_ids, ext_ids;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    refs.order_ids.push_back(all[i].ev->order_id);
+    for (const ig::event_line& l : all[i].ev->lines)
+      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+  }
+  if (!sku_ids.empty()) {
+    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    for (uint64 k = 0; k < r.count; ++k) refs.skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
+  }
+  if (!ext_ids.empty()) {
+    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
+    for (uint64 k = 0; k < r.count; ++k)
+      refs.aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
+  }
+  std::vector<std::string> bundles;
+  for (const auto& [sku, bundle] : refs.skus)
+    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
+  for (const auto& [ext, info] : refs.aliases)
+    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
+  if (!bundles.empty()) {
+    for (const std::string& b : bundles) cx.components[b];  // none found: no components
+    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
+    for (uint64 k = 0; k < r.count; ++k)
+      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
+  }
+  return refs;
+}
+
+// The simple SKUs whose stock the claimed events of the run reserve (a bundle's components),
+// sorted and distinct.
+std::vector<std::string> stocked_skus_of_run(call_context& cx, const std::vector<prepared>& all,
+                                             size_t from, size_t to,
+                                             const std::vector<int64_t>& ids,
+                                             const run_refs& refs) {
   std::vector<std::string> simple;
   for (size_t i = from; i < to; ++i) {
     if (ids[i - from] == 0) continue;
     for (const ig::event_line& l : all[i].ev->lines) {
-      std::optional<sku_info> s = resolve_cached(l.item);
+      std::optional<sku_info> s = refs.resolve(l.item);
       if (!s) continue;
       if (!s->bundle)
         simple.push_back(s->sku);
@@ -1834,94 +1871,70 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
         for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
     }
   }
-  simple = sorted_distinct(std::move(simple));
-  std::vector<ItemPointerData> where;  // the rows the peek found, locked there
-  auto stock_of_run = [&](stock_read how) {
-    std::map<std::pair<std::string, std::string>, ig::stock_level> level;
-    if (!simple.empty() && !locs.empty())
-      for (auto& [sku, l] : lock_stock(simple, locs, how, &where)) level[{sku, l.location_id}] = l;
-    return level;
-  };
+  return sorted_distinct(std::move(simple));
+}
 
-  // 3. plan the run from its stock rows as committed now, and write its orders, lines and
-  // statuses before locking those rows: a concurrent batch (another connector's) may hold some
-  // of them until it commits, and this much need not wait for it
-  auto peeked = stock_of_run(stock_read::peek);
-  run_plan first =
-      plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state, peeked, results);
-  std::optional<bool> direct;
-  if (!first.orders.empty()) {
-    auto [to_place, lines_of] = orders_of(first);
-    direct = place_orders_direct(cx, to_place, lines_of);
-    if (direct && !*direct) throw order_placed_concurrently();
-  }
-  set_statuses(claim, first.status_ids, first.statuses, first.details);
-
-  // 4. lock the stock rows; if they moved since, plan the run again from what they hold and
-  // correct the orders, lines and statuses written
-  auto level = stock_of_run(stock_read::lock);
-  bool moved = !same_stock(peeked, level);
-  run_plan plan = moved ? plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state,
-                                   std::move(level), results)
-                        : std::move(first);
-  if (moved && direct) correct_placed_orders(cx, first, plan);
-  if (moved) correct_statuses(claim, first, plan);
-  const std::vector<bulk_order>& orders = plan.orders;
-  const std::vector<bulk_line>& lines = plan.lines;
-  const stock_changes& changes = plan.changes;
-
-  // 5. write the stock, and the orders and lines where SQL must write them
-  std::vector<cs::allocation::locked_stock_row> locked;  // as written: the re-target's stock
+// The run's stock rows as planned, for the re-target (the rows this transaction just wrote).
+std::vector<cs::allocation::locked_stock_row> locked_rows(const run_plan& plan) {
+  std::vector<cs::allocation::locked_stock_row> locked;
   for (const auto& [key, l] : plan.level)
     locked.push_back({key.first, key.second, static_cast<int32_t>(l.on_hand),
                       static_cast<int32_t>(std::max<int64_t>(0, l.reserved)),
                       static_cast<int32_t>(l.safety_stock)});
-  if (direct) write_stock(changes, &locked);
-  if (!orders.empty() && !direct) {
-    std::vector<std::string> oid;
-    std::vector<Datum> over, at, eid;
-    for (const bulk_order& o : orders) {
-      oid.push_back(o.order_id);
-      over.push_back(BoolGetDatum(o.oversold));
-      at.push_back(TimestampTzGetDatum(o.at));
-      eid.push_back(Int64GetDatum(o.event_id));
-    }
-    rows r = run(P_BULK_INSERT_ORDERS,
-                 args()
-                     .text(cx.channel)
-                     .datum(text_array(oid))
-                     .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
-                     .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
-                     .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
-    if (r.count != orders.size()) throw order_placed_concurrently();
-    write_stock(changes, &locked);
-    std::vector<std::string> lo, ls, ll, lsold;
-    std::vector<int32_t> lno, lq, lper;
-    std::vector<Datum> lat;
-    for (const bulk_line& l : lines) {
-      lat.push_back(TimestampTzGetDatum(l.placed_at));
-      lo.push_back(l.order_id);
-      lno.push_back(l.line_no);
-      ls.push_back(l.sku);
-      ll.push_back(l.location);
-      lq.push_back(l.qty);
-      lsold.push_back(l.sold_sku);
-      lper.push_back(l.per);
-    }
-    run(timed_lines(P_BULK_INSERT_LINES),
-        args()
-            .text(cx.channel)
-            .datum(text_array(lo))
-            .datum(int_array(lno))
-            .datum(text_array(ls))
-            .datum(text_array(ll))
-            .datum(int_array(lq))
-            .datum(text_array(lsold))
-            .datum(int_array(lper))
-            .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
-  }
+  return locked;
+}
 
-  // 6. deliveries whose key was taken: duplicates or conflicts, in order
+// Inserts the run's orders and lines with SQL (when a trigger or a column of the DBA's own
+// needs it), then writes the stock.
+void write_run_sql(const call_context& cx, const run_plan& plan,
+                   const std::vector<cs::allocation::locked_stock_row>& locked) {
+  std::vector<std::string> oid;
+  std::vector<Datum> over, at, eid;
+  for (const bulk_order& o : plan.orders) {
+    oid.push_back(o.order_id);
+    over.push_back(BoolGetDatum(o.oversold));
+    at.push_back(TimestampTzGetDatum(o.at));
+    eid.push_back(Int64GetDatum(o.event_id));
+  }
+  rows r = run(P_BULK_INSERT_ORDERS,
+               args()
+                   .text(cx.channel)
+                   .datum(text_array(oid))
+                   .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
+                   .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                   .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
+  if (r.count != plan.orders.size()) throw order_placed_concurrently();
+  write_stock(plan.changes, &locked);
+  std::vector<std::string> lo, ls, ll, lsold;
+  std::vector<int32_t> lno, lq, lper;
+  std::vector<Datum> lat;
+  for (const bulk_line& l : plan.lines) {
+    lat.push_back(TimestampTzGetDatum(l.placed_at));
+    lo.push_back(l.order_id);
+    lno.push_back(l.line_no);
+    ls.push_back(l.sku);
+    ll.push_back(l.location);
+    lq.push_back(l.qty);
+    lsold.push_back(l.sold_sku);
+    lper.push_back(l.per);
+  }
+  run(timed_lines(P_BULK_INSERT_LINES),
+      args()
+          .text(cx.channel)
+          .datum(text_array(lo))
+          .datum(int_array(lno))
+          .datum(text_array(ls))
+          .datum(text_array(ll))
+          .datum(int_array(lq))
+          .datum(text_array(lsold))
+          .datum(int_array(lper))
+          .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
+}
+
+// The outcomes of the run's deliveries whose key was taken: duplicates or conflicts, in order.
+void answer_taken_keys(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                       const run_claim& claim, std::vector<outcome>& results) {
+  const std::vector<int64_t>& ids = claim.ids;
   std::vector<const prepared*> taken;
   for (size_t i = from; i < to; ++i)
     if (ids[i - from] == 0 && claim.same_as[i - from] < 0) taken.push_back(&all[i]);
@@ -1937,6 +1950,57 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
     results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
     ++t;
   }
+}
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first; read what the run depends on
+  run_claim claim = claim_run_keys(cx, all, from, to);
+  const std::vector<int64_t>& ids = claim.ids;
+  run_refs refs = read_run_refs(cx, all, from, to, ids);
+  const std::vector<std::string>& locs = feeding(cx);
+  std::map<std::string, std::string> order_state = lock_orders(cx.channel, refs.order_ids);
+  auto resolve_cached = [&](const ig::item_ref& item) { return refs.resolve(item); };
+  std::vector<std::string> simple = stocked_skus_of_run(cx, all, from, to, ids, refs);
+  std::vector<ItemPointerData> where;  // the rows the peek found, locked there
+  auto stock_of_run = [&](stock_read how) {
+    std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+    if (!simple.empty() && !locs.empty())
+      for (auto& [sku, l] : lock_stock(simple, locs, how, &where)) level[{sku, l.location_id}] = l;
+    return level;
+  };
+
+  // 2. plan the run from its stock rows as committed now, and write its orders, lines and
+  // statuses before locking those rows: a concurrent batch (another connector's) may hold some
+  // of them until it commits, and this much need not wait for it
+  auto peeked = stock_of_run(stock_read::peek);
+  run_plan first =
+      plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state, peeked, results);
+  std::optional<bool> direct;
+  if (!first.orders.empty()) {
+    auto [to_place, lines_of] = orders_of(first);
+    direct = place_orders_direct(cx, to_place, lines_of);
+    if (direct && !*direct) throw order_placed_concurrently();
+  }
+  set_statuses(claim, first.status_ids, first.statuses, first.details);
+
+  // 3. lock the stock rows; if they moved since, plan the run again from what they hold and
+  // correct the orders, lines and statuses written
+  auto level = stock_of_run(stock_read::lock);
+  bool moved = !same_stock(peeked, level);
+  run_plan plan = moved ? plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state,
+                                   std::move(level), results)
+                        : std::move(first);
+  if (moved && direct) correct_placed_orders(cx, first, plan);
+  if (moved) correct_statuses(claim, first, plan);
+
+  // 4. write the stock, and the orders and lines where SQL must write them
+  std::vector<cs::allocation::locked_stock_row> locked = locked_rows(plan);
+  if (direct) write_stock(plan.changes, &locked);
+  if (!plan.orders.empty() && !direct) write_run_sql(cx, plan, locked);
+
+  // 5. deliveries whose key was taken
+  answer_taken_keys(cx, all, from, to, claim, results);
 }
 
 void connect() {
@@ -1997,6 +2061,71 @@ std::optional<TimestampTz> parse_timestamptz(const std::string& s, std::string& 
   return std::nullopt;
 }
 
+// Element i of a batch (a row of P_BATCH) as a delivery; a field of the wrong JSON type makes
+// it a rejection.
+delivery batch_element(const rows& elems, uint64 i) {
+  delivery d;
+  std::string kind = elems.text(i, 1);
+  if (kind != "object") {
+    d.reason = "batch element " + std::to_string(i + 1) + " must be an object, not " + kind;
+    d.payload = elems.value(i, 9);
+    return d;
+  }
+  if (elems.text(i, 3) == "string") {
+    d.key = elems.text(i, 2);
+  } else if (!elems.is_null(i, 3) && elems.text(i, 3) != "null") {
+    d.key = elems.text(i, 2);
+    d.key_unusable = true;
+    d.reason = "idempotency_key must be a string, not " + elems.text(i, 3);
+  }
+  if (elems.text(i, 5) == "string")
+    d.event_type = elems.text(i, 4);
+  else if (!elems.is_null(i, 5) && elems.text(i, 5) != "null" && d.reason.empty())
+    d.reason = "event_type must be a string, not " + elems.text(i, 5);
+  if (!elems.is_null(i, 6)) d.payload = elems.value(i, 6);
+  std::string ts_kind = elems.text(i, 8);
+  if (ts_kind == "string") {
+    std::string why;
+    d.occurred_at = parse_timestamptz(elems.text(i, 7), why);
+    if (!d.occurred_at && d.reason.empty()) d.reason = why;
+    if (!d.occurred_at) d.occurred_at = GetCurrentTransactionStartTimestamp();
+  } else {
+    d.occurred_at = GetCurrentTransactionStartTimestamp();
+    if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty())
+      d.reason = "occurred_at must be a string, not " + ts_kind;
+  }
+  return d;
+}
+
+// Every element of a batch, prepared.
+std::vector<prepared> batch_deliveries(const rows& elems) {
+  std::vector<prepared> ready;
+  ready.reserve(elems.count);
+  for (uint64 i = 0; i < elems.count; ++i) ready.push_back(prepare(batch_element(elems, i)));
+  return ready;
+}
+
+// The outcome of each delivery, in order: runs of consecutive valid order_placed events go
+// set-based, everything else one by one.
+std::vector<outcome> ingest_deliveries(call_context& cx, const std::vector<prepared>& ready) {
+  std::vector<outcome> results(ready.size());
+  auto bulkable = [&](size_t i) {
+    return ready[i].reason.empty() && ready[i].ev->kind == ig::event_kind::order_placed;
+  };
+  for (size_t i = 0; i < ready.size();) {
+    size_t j = i;
+    while (j < ready.size() && bulkable(j)) ++j;
+    if (j - i >= 2) {
+      ingest_order_run(cx, ready, i, j, results);
+      i = j;
+    } else {
+      results[i] = ingest_prepared(cx, ready[i]);
+      ++i;
+    }
+  }
+  return results;
+}
+
 }  // namespace
 
 // ingest(channel_id, idempotency_key, event_type, payload, occurred_at) -> ingest_result
@@ -2040,60 +2169,8 @@ CS_FUNCTION(cs_ingest_batch) {
     throw cs::user_error(cs::sqlstate::kInvalidParameterValue, "events must be a JSON array",
                          "ingest_batch takes an array of {idempotency_key, event_type, payload, "
                          "occurred_at} objects.");
-  rows elems = run(P_BATCH, args().datum(events));
-  std::vector<outcome> results;
-  std::vector<prepared> ready;
-  ready.reserve(elems.count);
-  for (uint64 i = 0; i < elems.count; ++i) {
-    delivery d;
-    std::string kind = elems.text(i, 1);
-    if (kind != "object") {
-      d.reason = "batch element " + std::to_string(i + 1) + " must be an object, not " + kind;
-      d.payload = elems.value(i, 9);
-      ready.push_back(prepare(d));
-      continue;
-    }
-    if (elems.text(i, 3) == "string") {
-      d.key = elems.text(i, 2);
-    } else if (!elems.is_null(i, 3) && elems.text(i, 3) != "null") {
-      d.key = elems.text(i, 2);
-      d.key_unusable = true;
-      d.reason = "idempotency_key must be a string, not " + elems.text(i, 3);
-    }
-    if (elems.text(i, 5) == "string")
-      d.event_type = elems.text(i, 4);
-    else if (!elems.is_null(i, 5) && elems.text(i, 5) != "null" && d.reason.empty())
-      d.reason = "event_type must be a string, not " + elems.text(i, 5);
-    if (!elems.is_null(i, 6)) d.payload = elems.value(i, 6);
-    std::string ts_kind = elems.text(i, 8);
-    if (ts_kind == "string") {
-      std::string why;
-      d.occurred_at = parse_timestamptz(elems.text(i, 7), why);
-      if (!d.occurred_at && d.reason.empty()) d.reason = why;
-      if (!d.occurred_at) d.occurred_at = GetCurrentTransactionStartTimestamp();
-    } else {
-      d.occurred_at = GetCurrentTransactionStartTimestamp();
-      if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty())
-        d.reason = "occurred_at must be a string, not " + ts_kind;
-    }
-    ready.push_back(prepare(d));
-  }
-  // consecutive valid order_placed events go set-based; everything else one by one
-  results.resize(ready.size());
-  auto bulkable = [&](size_t i) {
-    return ready[i].reason.empty() && ready[i].ev->kind == ig::event_kind::order_placed;
-  };
-  for (size_t i = 0; i < ready.size();) {
-    size_t j = i;
-    while (j < ready.size() && bulkable(j)) ++j;
-    if (j - i >= 2) {
-      ingest_order_run(cx, ready, i, j, results);
-      i = j;
-    } else {
-      results[i] = ingest_prepared(cx, ready[i]);
-      ++i;
-    }
-  }
+  std::vector<prepared> ready = batch_deliveries(run(P_BATCH, args().datum(events)));
+  std::vector<outcome> results = ingest_deliveries(cx, ready);
   finish();
   // emit the results after SPI is closed, into the caller's tuplestore
   guard([&] { InitMaterializedSRF(fcinfo, 0); });
