@@ -501,6 +501,12 @@ void report_progress(const char* phase, size_t done, size_t total, const char* w
 // use_locked_stock(): the caller's locked stock rows, for a set re-target's load.
 const std::vector<locked_stock_row>* locked_stock = nullptr;
 
+struct small_feed;
+struct direct_tables;
+struct rules_source;
+struct fetched_rows;
+struct direct_column;
+
 class world {
  public:
   // Loads everything needed for skus (nullptr = all). SPI must be connected.
@@ -552,8 +558,21 @@ class world {
   void load_channels();
   void load_small(const std::vector<std::string>& skus);
   bool load_direct(const std::vector<std::string>& skus);
-  void small_row(const cell* row, int& stage, std::vector<bool>& active, std::vector<char>& listed,
-                 std::vector<char>& lists_any);
+  void small_row(const cell* row, small_feed& f);
+  template <typename F>
+  void feed_direct(small_feed& f, int kind, const fetched_rows& rows,
+                   std::initializer_list<direct_column> columns, F&& adjust);
+  void load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f);
+  std::vector<std::string> load_direct_skus(const direct_tables& t,
+                                            const std::vector<std::string>& skus,
+                                            const std::vector<std::string>& sorted, small_feed& f);
+  void load_direct_stock(const direct_tables& t, const std::vector<std::string>& skus,
+                         const std::vector<std::string>& components, small_feed& f);
+  void load_direct_overrides(const direct_tables& t, const rules_source& rules,
+                             const std::vector<std::string>& skus,
+                             const std::vector<std::string>& sorted, small_feed& f);
+  void load_direct_listings(const direct_tables& t, const std::vector<std::string>& skus,
+                            small_feed& f);
   void finish_channels(const std::vector<bool>& active, const std::vector<char>& listed,
                        const std::vector<char>& lists_any);
   void finish_components();
@@ -721,10 +740,22 @@ void world::finish_components() {
 // Columns of q_small.
 enum small_col { k_kind, k_a, k_b, k_n, k_f, k_i1, k_i2, k_i3, k_i4, k_i5, k_i6, k_i7, k_ncols };
 
+// What small_row() keeps between the rows of a small set, which come in kind order; row is
+// the direct loader's buffer for the row it decodes.
+struct small_feed {
+  int stage = -1;
+  std::vector<bool> active;
+  std::vector<char> listed, lists_any;
+  cell row[k_ncols];
+};
+
 // One row of q_small (kinds arrive in order; stage = the last kind seen, whose loading is
 // finished when a later kind arrives).
-void world::small_row(const cell* row, int& stage, std::vector<bool>& active,
-                      std::vector<char>& listed, std::vector<char>& lists_any) {
+void world::small_row(const cell* row, small_feed& f) {
+  int& stage = f.stage;
+  std::vector<bool>& active = f.active;
+  std::vector<char>& listed = f.listed;
+  std::vector<char>& lists_any = f.lists_any;
   int kind = static_cast<int>(row[k_kind].i);
   if (kind < stage)
     throw user_error(sqlstate::kInternalError,
@@ -830,20 +861,17 @@ void world::small_row(const cell* row, int& stage, std::vector<bool>& active,
 // load() for a small SKU set: one query (q_small) instead of one per table.
 void world::load_small(const std::vector<std::string>& skus) {
   Datum args[1] = {sku_array_ = text_array(skus)};
-  int stage = -1;
-  std::vector<bool> active;
-  std::vector<char> listed, lists_any;
+  small_feed f;
   scan(plan(q_small, true), args, " ",
        {col::int4, col::text, col::text, col::numeric, col::float8, col::int4, col::int4, col::int4,
         col::int4, col::int4, col::int4, col::int4},
        [&](const cell* cells, size_t n) {
-         for (size_t r = 0; r < n; ++r)
-           small_row(cells + r * k_ncols, stage, active, listed, lists_any);
+         for (size_t r = 0; r < n; ++r) small_row(cells + r * k_ncols, f);
        });
   // kinds that had no rows still need their loading finished
   cell end[k_ncols] = {};
   end[k_kind].i = 9;
-  small_row(end, stage, active, listed, lists_any);
+  small_row(end, f);
   listings_loaded_ = true;
   if (any_dynamic_) load_dynamic(&skus);
 }
@@ -1032,26 +1060,20 @@ void each_direct_row(const fetched_rows& f, int kind, std::initializer_list<dire
     "dynamic_buffer", col::boolean, k_i6                                                      \
   }
 
-bool world::load_direct(const std::vector<std::string>& skus) {
-  direct_tables t{};
-  direct_tables* tp = &t;
-  if (!pg::guard([&] { return open_direct(tp); })) return false;
-  rules_source rules;
-  rules_source* rp = &rules;
-  pg::guard([&] { read_rules_whole(tp->rules, tp->snap, rp); });
-  int stage = -1;
-  std::vector<bool> active;
-  std::vector<char> listed, lists_any;
-  cell row[k_ncols];
-  auto feed = [&](int kind, const fetched_rows& f, std::initializer_list<direct_column> cols,
-                  auto&& adjust) {
-    each_direct_row(f, kind, cols, row, [&] {
-      adjust();
-      small_row(row, stage, active, listed, lists_any);
-    });
-  };
-  auto keep = [] {};
-  // 0: channels in key order, each with its default rule
+// Decodes every row of rows as a row of the given kind, adjust() it, and feeds it to small_row.
+template <typename F>
+void world::feed_direct(small_feed& f, int kind, const fetched_rows& rows,
+                        std::initializer_list<direct_column> columns, F&& adjust) {
+  each_direct_row(rows, kind, columns, f.row, [&] {
+    adjust();
+    small_row(f.row, f);
+  });
+}
+
+// Kinds 0-2: channels in key order, each with its default rule; locations in key order;
+// which channels they feed.
+void world::load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f) {
+  cell* row = f.row;
   fetched_rows channels = fetch(t.channels, t.channels_pk, t.snap, {});
   each_direct_row(channels, 0,
                   {{"channel_id", col::text, k_a},
@@ -1063,83 +1085,126 @@ bool world::load_direct(const std::vector<std::string>& skus) {
                     std::copy(row, row + k_ncols, saved);
                     each_direct_row(default_rule(t, rules, id), 0, {CS_RULE_COLUMNS}, row, [] {});
                     for (small_col k : {k_kind, k_a, k_f, k_i7}) row[k] = saved[k];
-                    small_row(row, stage, active, listed, lists_any);
+                    small_row(row, f);
                   });
-  // 1, 2: locations in key order, which channels they feed
-  feed(1, fetch(t.locations, t.locations_pk, t.snap, {}),
-       {{"location_id", col::text, k_a}, {"active", col::boolean, k_i7}}, keep);
-  feed(2, fetch(t.feeds, t.feeds_pk, t.snap, {}),
-       {{"channel_id", col::text, k_a}, {"location_id", col::text, k_b}}, keep);
-  // 3, 4: the SKUs and their components
+  auto keep = [] {};
+  feed_direct(f, 1, fetch(t.locations, t.locations_pk, t.snap, {}),
+              {{"location_id", col::text, k_a}, {"active", col::boolean, k_i7}}, keep);
+  feed_direct(f, 2, fetch(t.feeds, t.feeds_pk, t.snap, {}),
+              {{"channel_id", col::text, k_a}, {"location_id", col::text, k_b}}, keep);
+}
+
+// Kinds 3, 4: the SKUs and their components; returns the components not among skus (sorted:
+// skus in order), whose stock is read too.
+std::vector<std::string> world::load_direct_skus(const direct_tables& t,
+                                                 const std::vector<std::string>& skus,
+                                                 const std::vector<std::string>& sorted,
+                                                 small_feed& f) {
+  cell* row = f.row;
   for (const std::string& s : skus)
-    feed(3, fetch(t.skus, t.skus_pk, t.snap, {&s}),
-         {{"sku", col::text, k_a}, {"base_price", col::text, k_n}, {"kind", col::text, k_b}}, [&] {
-           row[k_i7] = cell{nullptr, 0, view(row[k_b]) == "bundle" ? 1 : 0, 0, false};
-           row[k_b].null = true;
-         });
-  std::vector<std::string> sorted(skus);
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<std::string> extra;  // components not in the set: their stock is read too
+    feed_direct(f, 3, fetch(t.skus, t.skus_pk, t.snap, {&s}),
+                {{"sku", col::text, k_a}, {"base_price", col::text, k_n}, {"kind", col::text, k_b}},
+                [&] {
+                  row[k_i7] = cell{nullptr, 0, view(row[k_b]) == "bundle" ? 1 : 0, 0, false};
+                  row[k_b].null = true;
+                });
+  std::vector<std::string> extra;
   for (const std::string& s : skus)
-    feed(4, fetch(t.components, t.components_pk, t.snap, {&s}),
-         {{"bundle_sku", col::text, k_a},
-          {"component_sku", col::text, k_b},
-          {"qty_per", col::int4, k_i1}},
-         [&] {
-           std::string comp(view(row[k_b]));
-           if (!std::binary_search(sorted.begin(), sorted.end(), comp)) extra.push_back(comp);
-         });
+    feed_direct(f, 4, fetch(t.components, t.components_pk, t.snap, {&s}),
+                {{"bundle_sku", col::text, k_a},
+                 {"component_sku", col::text, k_b},
+                 {"qty_per", col::int4, k_i1}},
+                [&] {
+                  std::string comp(view(row[k_b]));
+                  if (!std::binary_search(sorted.begin(), sorted.end(), comp))
+                    extra.push_back(comp);
+                });
   std::sort(extra.begin(), extra.end());
   extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
-  // 5: stock of the SKUs and of those components
-  const std::vector<std::string>& components = extra;
+  return extra;
+}
+
+// Kind 5: the stock of the SKUs and of their components.
+void world::load_direct_stock(const direct_tables& t, const std::vector<std::string>& skus,
+                              const std::vector<std::string>& components, small_feed& f) {
   for (const std::vector<std::string>* list : {&skus, &components})
     for (const std::string& s : *list)
-      feed(5, fetch(t.stock, t.stock_pk, t.snap, {&s}),
-           {{"sku", col::text, k_a},
-            {"location_id", col::text, k_b},
-            {"on_hand", col::int4, k_i1},
-            {"reserved", col::int4, k_i2},
-            {"safety_stock", col::int4, k_i3}},
-           keep);
-  // 6: per-SKU rules of every channel
-  auto feed_overrides = [&](const fetched_rows& f) {
-    feed(6, f, {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, CS_RULE_COLUMNS}, keep);
+      feed_direct(f, 5, fetch(t.stock, t.stock_pk, t.snap, {&s}),
+                  {{"sku", col::text, k_a},
+                   {"location_id", col::text, k_b},
+                   {"on_hand", col::int4, k_i1},
+                   {"reserved", col::int4, k_i2},
+                   {"safety_stock", col::int4, k_i3}},
+                  [] {});
+}
+
+// Kind 6: the per-SKU rules of every channel.
+void world::load_direct_overrides(const direct_tables& t, const rules_source& rules,
+                                  const std::vector<std::string>& skus,
+                                  const std::vector<std::string>& sorted, small_feed& f) {
+  auto feed_overrides = [&](const fetched_rows& rows) {
+    feed_direct(f, 6, rows,
+                {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, CS_RULE_COLUMNS}, [] {});
   };
-  if (rules.whole)
+  if (rules.whole) {
     feed_overrides(select_rules(rules, [&](std::string_view, std::string_view sku, bool sku_null) {
       return !sku_null && std::binary_search(sorted.begin(), sorted.end(), sku);
     }));
+    return;
+  }
   std::vector<std::string> channel_ids;
   for (const channel_row& ch : channels_) channel_ids.push_back(ch.id);
-  if (!rules.whole)
-    for (const std::string& s : skus)
-      for (const std::string& c : channel_ids)
-        feed_overrides(fetch(t.rules, t.rules_key, t.snap, {&c, &s}));
-  // 7, 8: channel prices and the current listings
   for (const std::string& s : skus)
-    feed(7, fetch(t.prices, t.prices_sku, t.snap, {&s}),
-         {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, {"price", col::text, k_n}},
-         keep);
-  // with where each was read, so the writer updates it without looking it up again
+    for (const std::string& c : channel_ids)
+      feed_overrides(fetch(t.rules, t.rules_key, t.snap, {&c, &s}));
+}
+
+// Kinds 7, 8: channel prices and the current listings, with where each listing was read, so
+// the writer updates it without looking it up again.
+void world::load_direct_listings(const direct_tables& t, const std::vector<std::string>& skus,
+                                 small_feed& f) {
+  cell* row = f.row;
+  for (const std::string& s : skus)
+    feed_direct(
+        f, 7, fetch(t.prices, t.prices_sku, t.snap, {&s}),
+        {{"sku", col::text, k_a}, {"channel_id", col::text, k_b}, {"price", col::text, k_n}},
+        [] {});
   for (const std::string& s : skus) {
     fetched_rows listings = fetch(t.listings, t.listings_sku, t.snap, {&s});
     int at = 0;  // each_direct_row decodes the rows in order
-    feed(8, listings,
-         {{"sku", col::text, k_a},
-          {"channel_id", col::text, k_b},
-          {"target_price", col::text, k_n},
-          {"target_qty", col::int4, k_i1}},
-         [&] {
-           row[k_i2] = cell{
-               nullptr, 0, static_cast<int64_t>(encode_tid(listings.rows[at++]->t_self)), 0, false};
-         });
+    feed_direct(f, 8, listings,
+                {{"sku", col::text, k_a},
+                 {"channel_id", col::text, k_b},
+                 {"target_price", col::text, k_n},
+                 {"target_qty", col::int4, k_i1}},
+                [&] {
+                  row[k_i2] =
+                      cell{nullptr, 0,
+                           static_cast<int64_t>(encode_tid(listings.rows[at++]->t_self)), 0, false};
+                });
   }
+}
+
+bool world::load_direct(const std::vector<std::string>& skus) {
+  direct_tables t{};
+  direct_tables* tp = &t;
+  if (!pg::guard([&] { return open_direct(tp); })) return false;
+  rules_source rules;
+  rules_source* rp = &rules;
+  pg::guard([&] { read_rules_whole(tp->rules, tp->snap, rp); });
+  small_feed f;
+  std::vector<std::string> sorted(skus);
+  std::sort(sorted.begin(), sorted.end());
+  load_direct_config(t, rules, f);
+  std::vector<std::string> components = load_direct_skus(t, skus, sorted, f);
+  load_direct_stock(t, skus, components, f);
+  load_direct_overrides(t, rules, skus, sorted, f);
+  load_direct_listings(t, skus, f);
   pg::guard([&] { close_direct(tp); });
   // kinds that had no rows still need their loading finished
   cell end[k_ncols] = {};
   end[k_kind].i = 9;
-  small_row(end, stage, active, listed, lists_any);
+  small_row(end, f);
   listings_loaded_ = true;
   if (any_dynamic_) {
     sku_array_ = text_array(skus);
