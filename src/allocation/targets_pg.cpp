@@ -556,6 +556,11 @@ class world {
   uint32_t add_sku(std::string_view s, bool wanted);
   rule read_rule(const cell* row, int first) const;
   void load_channels();
+  void load_set_skus(Datum* a, const char* no_nulls);
+  std::vector<std::string> load_set_components(Datum* a, const char* no_nulls);
+  void load_set_stock(const std::vector<std::string>* skus, const std::vector<std::string>& extra);
+  void load_set_overrides(Datum* a, const char* no_nulls);
+  void load_set_prices(Datum* a, const char* no_nulls);
   void load_small(const std::vector<std::string>& skus);
   bool load_direct(const std::vector<std::string>& skus);
   void small_row(const cell* row, small_feed& f);
@@ -1302,7 +1307,16 @@ void world::load(const std::vector<std::string>* skus) {
   if (!full_) args[0] = sku_array_ = text_array(*skus);
   Datum* a = full_ ? nullptr : args;
   const char* no_nulls = full_ ? nullptr : " ";
+  load_set_skus(a, no_nulls);
+  std::vector<std::string> extra = load_set_components(a, no_nulls);
+  load_set_stock(skus, extra);
+  load_set_overrides(a, no_nulls);
+  load_set_prices(a, no_nulls);
+  if (any_dynamic_) load_dynamic(skus);
+}
 
+// The SKUs (all, or those of the set).
+void world::load_set_skus(Datum* a, const char* no_nulls) {
   scan(plan(full_ ? q_skus_all : q_skus_some, generic_), a, no_nulls,
        {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
@@ -1313,8 +1327,11 @@ void world::load(const std::vector<std::string>* skus) {
          }
        });
   if (full_) report_progress("loaded", skus_.size(), skus_.size());
+}
 
-  // Bundle components (and, for a SKU subset, the components' own rows for their stock).
+// Bundle components; for a SKU subset, returns the components not in it (added as SKUs that
+// are not re-targeted), whose stock is read too.
+std::vector<std::string> world::load_set_components(Datum* a, const char* no_nulls) {
   std::vector<std::string> extra;
   scan(plan(full_ ? q_components_all : q_components_some, generic_), a, no_nulls,
        {col::text, col::text, col::int4}, [&](const cell* cells, size_t n) {
@@ -1329,8 +1346,13 @@ void world::load(const std::vector<std::string>* skus) {
          }
        });
   finish_components();
+  return extra;
+}
 
-  // Stock: each location's sellable units add to the pool of every channel it feeds.
+// Stock: each location's sellable units add to the pool of every channel it feeds. A subset
+// takes the rows this transaction locked and wrote (use_locked_stock) and reads the rest.
+void world::load_set_stock(const std::vector<std::string>* skus,
+                           const std::vector<std::string>& extra) {
   pools_.assign(skus_.size() * channels_.size(), 0);
   std::vector<std::string> unread;  // the SKUs whose stock is read from the table
   if (!full_) {
@@ -1338,26 +1360,30 @@ void world::load(const std::vector<std::string>* skus) {
     unread.insert(unread.end(), extra.begin(), extra.end());
     unread = take_locked_stock(std::move(unread));
   }
+  if (!full_ && unread.empty()) return;
   Datum stock_args[1];
   if (!full_) stock_args[0] = text_array(unread);
+  const char* no_nulls = full_ ? nullptr : " ";
   int64_t hint = -1;
-  if (full_ || !unread.empty())
-    scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
-         {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
-           std::string_view last_loc;
-           int64_t loc = -1;
-           for (size_t r = 0; r < n; ++r) {
-             const cell* row = cells + r * 5;
-             int64_t s = find_sku(view(row[0]), hint);
-             if (s < 0) continue;
-             if (view(row[1]) != last_loc || r == 0) {
-               last_loc = view(row[1]);
-               loc = find_location(last_loc);
-             }
-             add_stock(s, loc, row[2].i, row[3].i, row[4].i);
+  scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
+       {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
+         std::string_view last_loc;
+         int64_t loc = -1;
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 5;
+           int64_t s = find_sku(view(row[0]), hint);
+           if (s < 0) continue;
+           if (view(row[1]) != last_loc || r == 0) {
+             last_loc = view(row[1]);
+             loc = find_location(last_loc);
            }
-         });
+           add_stock(s, loc, row[2].i, row[3].i, row[4].i);
+         }
+       });
+}
 
+// The per-SKU rules.
+void world::load_set_overrides(Datum* a, const char* no_nulls) {
   scan(plan(full_ ? q_overrides_all : q_overrides_some, generic_), a, no_nulls,
        {col::text, col::text, col::int4, col::int4, col::int4, col::int4, col::int4, col::boolean},
        [&](const cell* cells, size_t n) {
@@ -1372,8 +1398,11 @@ void world::load(const std::vector<std::string>* skus) {
            skus_[s].first_override = static_cast<uint32_t>(overrides_.size() - 1);
          }
        });
+}
 
-  hint = -1;
+// The channels' own prices.
+void world::load_set_prices(Datum* a, const char* no_nulls) {
+  int64_t hint = -1;
   scan(plan(full_ ? q_prices_all : q_prices_some, generic_), a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
@@ -1386,8 +1415,6 @@ void world::load(const std::vector<std::string>* skus) {
            skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
          }
        });
-
-  if (any_dynamic_) load_dynamic(skus);
 }
 
 void world::allocate_sku(uint32_t i, channel_results& out,
@@ -1823,14 +1850,18 @@ void listing_writer::flush() {
   clear();
 }
 
-// Current listing targets: qty (-1 = no row) and whether the price equals the new target.
-int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
+// Every loaded SKU's target on every channel ([sku * channels + channel]; -1 and nullptr for
+// SKUs that are not re-targeted).
+struct sku_targets {
+  std::vector<int32_t> qty;
+  std::vector<const std::string*> price;
+};
+
+sku_targets allocate_wanted(const world& w) {
   size_t nc = w.channel_count();
   const auto& rows = w.skus();
   size_t ns = rows.size();
-  // Compute every target first, then compare with the listings as they stream by.
-  std::vector<int32_t> target(ns * nc, -1);
-  std::vector<const std::string*> target_price(ns * nc, nullptr);
+  sku_targets t{std::vector<int32_t>(ns * nc, -1), std::vector<const std::string*>(ns * nc)};
   channel_results res;
   std::vector<const std::string*> prices;
   size_t wanted = 0;
@@ -1840,21 +1871,31 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     if (!rows[i].wanted) continue;
     w.allocate_sku(i, res, prices);
     for (size_t c = 0; c < nc; ++c) {
-      target[i * nc + c] = static_cast<int32_t>(res[c].ats);
-      target_price[i * nc + c] = prices[c];
+      t.qty[i * nc + c] = static_cast<int32_t>(res[c].ats);
+      t.price[i * nc + c] = prices[c];
     }
     if (w.full() && ++done % kProgressEvery == 0) report_progress("allocated", done, wanted);
   }
-  // 0 = no listing yet, 1 = same target, 2 = changed
-  std::vector<uint8_t> state(ns * nc, 0);
-  std::vector<uint64_t> tids(w.listings_loaded() ? ns * nc : 0, 0);
+  return t;
+}
+
+// How each (SKU, channel) listing stands against its target: state 0 = no listing yet, 1 = the
+// same target, 2 = changed; tids where each listing was read (empty: not known, for a full
+// recompute, which writes by key).
+void compare_listings(const world& w, const sku_targets& t, std::vector<uint8_t>& state,
+                      std::vector<uint64_t>& tids) {
+  size_t nc = w.channel_count();
+  const auto& rows = w.skus();
+  size_t ns = rows.size();
+  state.assign(ns * nc, 0);
+  tids.assign(w.listings_loaded() || !w.full() ? ns * nc : 0, 0);
   // a listing is the same when its qty and price payload equal the target
   auto compare = [&](int64_t s, int64_t c, bool qty_null, int64_t qty, bool price_null,
                      const char* price_data, size_t price_len) {
     if (s < 0 || c < 0 || !rows[s].wanted) return;
     size_t k = static_cast<size_t>(s) * nc + static_cast<size_t>(c);
-    const std::string* price = target_price[k];
-    bool same = !qty_null && qty == target[k] && !price_null && price_len == price->size() &&
+    const std::string* price = t.price[k];
+    bool same = !qty_null && qty == t.qty[k] && !price_null && price_len == price->size() &&
                 std::memcmp(price_data, price->data(), price->size()) == 0;
     state[k] = same ? 1 : 2;
   };
@@ -1863,28 +1904,39 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
       compare(l.sku, l.channel, l.qty_null, l.qty, l.price_null, l.price.data(), l.price.size());
       tids[static_cast<size_t>(l.sku) * nc + l.channel] = l.tid;
     }
-  } else {
-    Datum args[1];
-    if (!w.full()) args[0] = w.sku_array();
-    int64_t hint = -1;
-    // a subset is written in place: with where each listing was read, so the writer updates
-    // it without looking it up again
-    if (!w.full()) tids.assign(ns * nc, 0);
-    scan(plan(w.full() ? q_listings_all : q_listings_some, w.generic()), w.full() ? nullptr : args,
-         w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric, col::tid},
-         [&](const cell* cells, size_t n) {
-           for (size_t r = 0; r < n; ++r) {
-             const cell* row = cells + r * 5;
-             int64_t s = w.find_sku(view(row[0]), hint);
-             int64_t c = w.find_channel(view(row[1]));
-             compare(s, c, row[2].null, row[2].i, row[3].null, row[3].str,
-                     static_cast<size_t>(row[3].len));
-             if (!tids.empty() && s >= 0 && c >= 0)
-               tids[static_cast<size_t>(s) * nc + static_cast<size_t>(c)] =
-                   static_cast<uint64_t>(row[4].i);
-           }
-         });
+    return;
   }
+  Datum args[1];
+  if (!w.full()) args[0] = w.sku_array();
+  int64_t hint = -1;
+  // a subset is written in place: with where each listing was read, so the writer updates it
+  // without looking it up again
+  scan(plan(w.full() ? q_listings_all : q_listings_some, w.generic()), w.full() ? nullptr : args,
+       w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric, col::tid},
+       [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 5;
+           int64_t s = w.find_sku(view(row[0]), hint);
+           int64_t c = w.find_channel(view(row[1]));
+           compare(s, c, row[2].null, row[2].i, row[3].null, row[3].str,
+                   static_cast<size_t>(row[3].len));
+           if (!tids.empty() && s >= 0 && c >= 0)
+             tids[static_cast<size_t>(s) * nc + static_cast<size_t>(c)] =
+                 static_cast<uint64_t>(row[4].i);
+         }
+       });
+}
+
+// Re-targets the loaded SKUs: writes the listings whose target changed (and their messages);
+// returns how many.
+int64_t retarget_loaded(const world& w) {
+  size_t nc = w.channel_count();
+  const auto& rows = w.skus();
+  size_t ns = rows.size();
+  sku_targets t = allocate_wanted(w);
+  std::vector<uint8_t> state;
+  std::vector<uint64_t> tids;
+  compare_listings(w, t, state, tids);
   // in place unless every SKU is re-targeted (one upsert then, most listings change)
   listing_writer writer(w.direct() || !w.full());
   if (w.full()) {
@@ -1899,12 +1951,11 @@ int64_t retarget_loaded(const world& w, const std::vector<std::string>* skus) {
     for (size_t c = 0; c < nc; ++c) {
       size_t k = i * nc + c;
       if (state[k] != 1)
-        writer.add(w.channel(c).id, w.sku_name(i), target[k], *target_price[k],
+        writer.add(w.channel(c).id, w.sku_name(i), t.qty[k], *t.price[k],
                    tids.empty() ? 0 : tids[k]);
     }
   }
   writer.flush();
-  (void)skus;
   return writer.written();
 }
 
@@ -1950,7 +2001,7 @@ int64_t retarget(const std::vector<std::string>* skus) {
   world w;
   w.reuse_recent_lag();
   w.load(skus);
-  int64_t changed = retarget_loaded(w, skus);
+  int64_t changed = retarget_loaded(w);
   finish();
   if (skus == nullptr) restore_activity();
   return changed;
