@@ -218,18 +218,26 @@ for mode in transaction batched; do
   echo "  8 clients with a connector claiming and acking, notify_mode $mode: median ${med} tps (runs:${with_connector[$mode]}), ${rc} of the figure without"
 done
 
-# ---- burst: 100,000 row updates over 1,000 SKUs (100 transactions of 1,000 random rows)
-psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null
-start=$(date +%s.%N)
-for i in $(seq 1 100); do
-  echo "UPDATE channel_sync.stock s SET on_hand = (random() * 200)::int FROM (SELECT sku, location_id FROM channel_sync.stock ORDER BY random() LIMIT 1000) r WHERE (s.sku, s.location_id) = (r.sku, r.location_id);"
-done | psql_q >/dev/null
-burst_s=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-pending=$(psql_q -c "SELECT count(*) FROM channel_sync.outbox WHERE status = 'pending'")
-printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tpending_messages\tmessages\t%s\t%s\t%s\t1\n' "$pending" "$pending" "$pending" >>"$tsv"
-printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tseconds\ts\t%s\t%s\t%s\t1\n' "$burst_s" "$burst_s" "$burst_s" >>"$tsv"
-printf 'pending messages after 100,000 updates over 1,000 SKUs\t%s\t<= 5000\t%s\n' "$pending" "$(awk -v p="$pending" 'BEGIN { print (p <= 5000) ? "yes" : "no" }')" >>"$targets"
-echo "  burst: 100,000 row updates in ${burst_s}s leave $pending pending messages"
+# ---- burst: 100,000 row updates over 1,000 SKUs (100 transactions of 1,000 random rows),
+# three times, each from an empty outbox
+burst_runs=3
+pendings=() seconds=()
+for ((b = 1; b <= burst_runs; b++)); do
+  psql_q -c "DELETE FROM channel_sync.outbox" >/dev/null
+  start=$(date +%s.%N)
+  for i in $(seq 1 100); do
+    echo "UPDATE channel_sync.stock s SET on_hand = (random() * 200)::int FROM (SELECT sku, location_id FROM channel_sync.stock ORDER BY random() LIMIT 1000) r WHERE (s.sku, s.location_id) = (r.sku, r.location_id);"
+  done | psql_q >/dev/null
+  seconds+=("$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')")
+  pendings+=("$(psql_q -c "SELECT count(*) FROM channel_sync.outbox WHERE status = 'pending'")")
+done
+# median, min, max of the arguments
+mmm() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%s\t%s\t%s", a[int((NR+1)/2)], a[1], a[NR]}'; }
+printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tpending_messages\tmessages\t%s\t%s\n' "$(mmm "${pendings[@]}")" "$burst_runs" >>"$tsv"
+printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tseconds\ts\t%s\t%s\n' "$(mmm "${seconds[@]}")" "$burst_runs" >>"$tsv"
+worst=$(printf '%s\n' "${pendings[@]}" | sort -g | tail -n 1)
+printf 'pending messages after 100,000 updates over 1,000 SKUs (the most of %s runs)\t%s\t<= 5000\t%s\n' "$burst_runs" "$worst" "$(awk -v p="$worst" 'BEGIN { print (p <= 5000) ? "yes" : "no" }')" >>"$targets"
+echo "  burst (x$burst_runs): 100,000 row updates in ${seconds[*]} s leave ${pendings[*]} pending messages"
 
 # ---- commit-to-listener latency, in both notify modes (batched: the worker's NOTIFY follows
 # the commit; a change after a quiet period is sent at once)
