@@ -93,6 +93,10 @@ INSERT INTO cases (call) VALUES
   ($$SELECT channel_sync.prune_events(NULL)$$),
   ($$SELECT channel_sync.prune_events('-1 day')$$),
   ($$SELECT channel_sync.prune_events('100000000 years')$$),
+-- prune_propagation_log(older_than)
+  ($$SELECT channel_sync.prune_propagation_log(NULL)$$),
+  ($$SELECT channel_sync.prune_propagation_log('23 hours')$$),
+  ($$SELECT channel_sync.prune_propagation_log('100000000 years')$$),
 -- claim(channel_id, max_messages, lease)
   ($$SELECT count(*) FROM channel_sync.claim('')$$),
   ($$SELECT count(*) FROM channel_sync.claim(repeat('x', 10240))$$),
