@@ -36,6 +36,11 @@ size_t utf8_length(std::string_view s) {
   return n;
 }
 
+// A JSON number as written, cut after 40 characters (a number may have thousands of digits).
+std::string number_shown(std::string_view s) {
+  return s.size() > 40 ? std::string(s.substr(0, 40)) + "..." : std::string(s);
+}
+
 std::string quoted(std::string_view s) {
   std::string out = "\"";
   out.append(s.substr(0, 100));
@@ -61,7 +66,7 @@ std::string id_field(const json_value& obj, const char* field, const std::string
     value = std::to_string(*n);  // 1001.0 is 1001, as the fingerprint has it
   } else if (v->type == json_value::kind::number) {
     throw invalid{where + "\"" + field + "\" must be a string or an integer within 64 bits, not " +
-                  v->text};
+                  number_shown(v->text)};
   } else {
     throw invalid{where + "\"" + field + "\" must be a string, not " + v->type_name()};
   }
@@ -83,11 +88,12 @@ int32_t int_field(const json_value& obj, const char* field, const std::string& w
   std::optional<int64_t> n = json_integer(*v);
   if (!n) {
     if (v->type == json_value::kind::number)
-      throw invalid{where + "\"" + field + "\" must be an integer, not " + v->text};
+      throw invalid{where + "\"" + field + "\" must be an integer, not " + number_shown(v->text)};
     throw invalid{where + "\"" + field + "\" must be an integer, not " + v->type_name()};
   }
   if (*n < min || *n > max)
-    throw invalid{where + "\"" + field + "\" must be " + range_text + ", not " + v->text};
+    throw invalid{where + "\"" + field + "\" must be " + range_text + ", not " +
+                  number_shown(v->text)};
   return static_cast<int32_t>(*n);
 }
 

@@ -65,6 +65,10 @@ TEST(IngestEvent, NumericIdsAreTheirIntegerText) {
             "\"order_id\" must be a string or an integer within 64 bits, not 1001.5");
   EXPECT_EQ(ig::parse_event("order_cancelled", R"({"order_id": 1e20})").reason,
             "\"order_id\" must be a string or an integer within 64 bits, not 1e20");
+  std::string digits(300, '7');
+  EXPECT_EQ(ig::parse_event("order_cancelled", R"({"order_id": )" + digits + "}").reason,
+            "\"order_id\" must be a string or an integer within 64 bits, not " +
+                digits.substr(0, 40) + "...");
 }
 
 TEST(IngestEvent, Rejections) {
