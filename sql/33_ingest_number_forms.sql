@@ -58,3 +58,30 @@ SELECT status FROM channel_sync.ingest('amazon', 'p1', 'order_placed', '{"order_
 SELECT status FROM channel_sync.ingest('amazon', 'c1', 'order_cancelled', '{"order_id": 1001.0}');
 SELECT order_id, state FROM channel_sync.orders;
 DROP FUNCTION observe(text, text);
+
+-- Nor is the time a batch element is recorded at when it came without occurred_at: a
+-- redelivery of it in a later transaction is its duplicate; an occurred_at that is not a
+-- timestamp (rejected) is fingerprinted as sent, so its redelivery is a duplicate too and
+-- another such value under the key a conflict
+CREATE FUNCTION batch_status(elems text) RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(status, ', ') FROM channel_sync.ingest_batch('amazon', elems::jsonb)
+$$;
+SELECT batch_status('[{"idempotency_key": "t1", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}}]');
+SELECT pg_sleep(0.01);
+SELECT batch_status('[{"idempotency_key": "t1", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}, "occurred_at": null}]');
+SELECT batch_status('[{"idempotency_key": "t2", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}, "occurred_at": "yesterday-ish"}]');
+SELECT pg_sleep(0.01);
+SELECT batch_status('[{"idempotency_key": "t2", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}, "occurred_at": "yesterday-ish"}]');
+SELECT batch_status('[{"idempotency_key": "t2", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}, "occurred_at": "last week"}]');
+SELECT batch_status('[{"idempotency_key": "t2", "event_type": "stock_adjusted", "payload": {"sku": "CAP", "location_id": "wh1", "delta": 1, "reason": "po"}, "occurred_at": 17}]');
+SELECT on_hand FROM channel_sync.stock WHERE sku = 'CAP';
+DROP FUNCTION batch_status(text);
+
+-- ingest() without occurred_at (its default, now()): a retry in a later transaction is the
+-- same call, a duplicate; with a time of its own it is another event
+SELECT status FROM channel_sync.ingest('amazon', 'r1', 'stock_adjusted', '{"sku": "CAP", "location_id": "wh1", "delta": 2, "reason": "po"}');
+SELECT pg_sleep(0.01);
+SELECT status FROM channel_sync.ingest('amazon', 'r1', 'stock_adjusted', '{"sku": "CAP", "location_id": "wh1", "delta": 2, "reason": "po"}');
+SELECT status FROM channel_sync.ingest('amazon', 'r1', 'stock_adjusted', '{"sku": "CAP", "location_id": "wh1", "delta": 2, "reason": "po"}', now());
+SELECT status FROM channel_sync.ingest('amazon', 'r1', 'stock_adjusted', '{"sku": "CAP", "location_id": "wh1", "delta": 2, "reason": "po"}', '2024-05-03 09:00+00');
+SELECT on_hand FROM channel_sync.stock WHERE sku = 'CAP';

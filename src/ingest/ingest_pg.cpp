@@ -1245,6 +1245,10 @@ struct delivery {
   std::optional<std::string> event_type;
   Datum payload = 0;  // jsonb, 0 when NULL
   std::optional<TimestampTz> occurred_at;
+  // the fingerprint's time when occurred_at was not sent as a timestamp (left to now(), or a
+  // batch element without one: kNoTimestamp, whatever time it is recorded at; one that is not
+  // a valid timestamp: a hash of what was sent), so a redelivery of it is still a duplicate
+  std::optional<int64_t> fingerprint_at;
   bool key_unusable = false;  // key given, but not as a string
   std::string reason;         // set when the delivery is already known to be bad
 };
@@ -1270,7 +1274,7 @@ prepared prepare(const delivery& d) {
   p.type = d.event_type.value_or("");
   p.at = d.occurred_at.value_or(GetCurrentTransactionStartTimestamp());
   std::string fp_type = d.event_type ? p.type : std::string("\x01null", 5);
-  int64_t fp_at = d.occurred_at ? *d.occurred_at : ig::kNoTimestamp;
+  int64_t fp_at = d.fingerprint_at.value_or(d.occurred_at ? *d.occurred_at : ig::kNoTimestamp);
   std::string content = ig::without_trailing_zeros(canonical);
   p.fp = ig::event_fingerprint(fp_type, content, fp_at);
   if (content != canonical) p.legacy_fp = ig::event_fingerprint(fp_type, canonical, fp_at);
@@ -2061,6 +2065,15 @@ std::optional<TimestampTz> parse_timestamptz(const std::string& s, std::string& 
   return std::nullopt;
 }
 
+// A stand-in for the time in the fingerprint of a batch element whose occurred_at is not a
+// timestamp: a hash of its JSON type and text.
+int64_t time_sent_hash(const std::string& kind, const std::string& text) {
+  ig::fingerprint h = ig::hash_bytes(kind + '\0' + text);
+  uint64_t v = 0;
+  for (int k = 0; k < 8; ++k) v = (v << 8) | h[k];
+  return static_cast<int64_t>(v);
+}
+
 // Element i of a batch (a row of P_BATCH) as a delivery; a field of the wrong JSON type makes
 // it a rejection.
 delivery batch_element(const rows& elems, uint64 i) {
@@ -2088,11 +2101,13 @@ delivery batch_element(const rows& elems, uint64 i) {
     std::string why;
     d.occurred_at = parse_timestamptz(elems.text(i, 7), why);
     if (!d.occurred_at && d.reason.empty()) d.reason = why;
-    if (!d.occurred_at) d.occurred_at = GetCurrentTransactionStartTimestamp();
-  } else {
+  } else if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty()) {
+    d.reason = "occurred_at must be a string, not " + ts_kind;
+  }
+  if (!d.occurred_at) {
+    bool omitted = ts_kind.empty() || ts_kind == "null";
+    d.fingerprint_at = omitted ? ig::kNoTimestamp : time_sent_hash(ts_kind, elems.text(i, 7));
     d.occurred_at = GetCurrentTransactionStartTimestamp();
-    if (!ts_kind.empty() && ts_kind != "null" && d.reason.empty())
-      d.reason = "occurred_at must be a string, not " + ts_kind;
   }
   return d;
 }
@@ -2139,6 +2154,9 @@ CS_FUNCTION(cs_ingest) {
   if (!PG_ARGISNULL(2)) d.event_type = cs::pg::text_to_string(PG_GETARG_DATUM(2));
   if (!PG_ARGISNULL(3)) d.payload = PG_GETARG_DATUM(3);
   if (!PG_ARGISNULL(4)) d.occurred_at = PG_GETARG_TIMESTAMPTZ(4);
+  // occurred_at left to its default, now(): not part of the content, so a retry of the call
+  // is a duplicate
+  if (d.occurred_at == GetCurrentTransactionStartTimestamp()) d.fingerprint_at = ig::kNoTimestamp;
   connect();
   assert_access(cx.channel);
   if (!d.key)

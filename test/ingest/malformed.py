@@ -7,6 +7,10 @@ A malformed call may only fail with the SQLSTATE its kind documents (22004, 2202
 every other delivery must come back as one result per element (a batch) with a known status,
 a rejection always saying why. At the end the server is still up, every stock row's
 reservations equal its open order lines, nothing is negative and verify() finds no drift.
+
+Then the same stream is delivered by three sessions at once into a second database (every
+call three times, as retrying connectors would): each key applies once, in stream order, so
+the stock, the orders, their lines and each key's outcome must equal the first database's.
 """
 import argparse
 import json
@@ -14,6 +18,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 
 from pgcall import psql_in
 
@@ -23,6 +28,7 @@ LOCS = ["wh-1", "wh-2"]
 SKUS = [f"S{i}" for i in range(1, 21)]
 TYPES = ["order_placed", "order_cancelled", "order_shipped", "return_received", "stock_adjusted",
          "stock_counted", "listing_observed"]
+FIXED_AT = "2026-11-15T10:00:00Z"  # a single delivery's occurred_at when it has no valid one
 STATUSES = {"applied", "duplicate", "conflict", "stale", "rejected"}
 # what a malformed call may raise: NULL argument, bad batch shape, unknown channel
 CALL_ERRORS = {"22004", "22023", "42704"}
@@ -114,9 +120,46 @@ def call_sql(rng, n):
             key = "NULL" if key is None else q(key if isinstance(key, str) else json.dumps(key))
             kind = d.get("event_type")
             kind = q(kind if isinstance(kind, str) else json.dumps(kind))
+            at = d.get("occurred_at")
+            at = at if isinstance(at, str) and at.startswith("2026-") else FIXED_AT
             calls.append((f"SELECT 'one', {i}, status, coalesce(detail, '') FROM channel_sync.ingest("
-                          f"{q(ch)}, {key}, {kind}, {q(json.dumps(d.get('payload')))}::jsonb);", None))
+                          f"{q(ch)}, {key}, {kind}, {q(json.dumps(d.get('payload')))}::jsonb, {q(at)});", None))
     return calls
+
+
+def create_db(db, stock):
+    """A fresh database with the test catalog and the given on_hand per (SKU, location)."""
+    psql(f"DROP DATABASE IF EXISTS {db}", db="postgres")
+    psql(f"CREATE DATABASE {db}", db="postgres")
+    psql("\n".join([
+        "CREATE EXTENSION channel_sync;",
+        "INSERT INTO channel_sync.channels (channel_id) VALUES " + ", ".join(f"({q(c)})" for c in CHANNELS) + ";",
+        "INSERT INTO channel_sync.locations (location_id) VALUES " + ", ".join(f"({q(l)})" for l in LOCS) + ";",
+        "INSERT INTO channel_sync.skus (sku) SELECT unnest(ARRAY[" + ", ".join(q(s) for s in SKUS) + "]);",
+        "INSERT INTO channel_sync.skus (sku, kind) VALUES ('KIT', 'bundle');",
+        "INSERT INTO channel_sync.bundle_components VALUES ('KIT', 'S1', 1), ('KIT', 'S2', 2);",
+        "INSERT INTO channel_sync.sku_aliases (channel_id, external_id, sku) SELECT c, 'ext-' || s, s "
+        "FROM unnest(ARRAY[" + ", ".join(q(c) for c in CHANNELS) + "]) c, channel_sync.skus s(s) WHERE s <> 'S20';",
+        "INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES " +
+        ", ".join(f"({q(s)}, {q(l)}, {n})" for (s, l), n in stock.items()) + ";",
+    ]), db=db)
+
+
+# What the deliveries left: stock, orders, lines, and each key's outcome (not event ids nor
+# duplicate counters, which count the redeliveries).
+STATE_SQL = """
+SELECT 'stock', sku, location_id, on_hand, reserved FROM channel_sync.stock ORDER BY 2, 3;
+SELECT 'order', channel_id, order_id, state, oversold FROM channel_sync.orders ORDER BY 2, 3;
+SELECT 'line', channel_id, order_id, line_no, sku, location_id, qty, qty_shipped, qty_cancelled,
+       qty_returned FROM channel_sync.order_lines ORDER BY 2, 3, 4;
+SELECT DISTINCT 'key', channel_id, idempotency_key, event_type, status, coalesce(detail, '')
+  FROM channel_sync.events ORDER BY 2, 3, 4, 5, 6;
+"""
+
+
+def deliver(db, sql):
+    return subprocess.run(["psql", "-XAt", "-F", "|", "-v", "VERBOSITY=verbose", "-d", db],
+                          input=sql, capture_output=True, text=True)
 
 
 def main():
@@ -132,25 +175,11 @@ def main():
         if not ok:
             failures.append(name)
 
-    psql(f"DROP DATABASE IF EXISTS {DB}", db="postgres")
-    psql(f"CREATE DATABASE {DB}", db="postgres")
-    psql("\n".join([
-        "CREATE EXTENSION channel_sync;",
-        "INSERT INTO channel_sync.channels (channel_id) VALUES " + ", ".join(f"({q(c)})" for c in CHANNELS) + ";",
-        "INSERT INTO channel_sync.locations (location_id) VALUES " + ", ".join(f"({q(l)})" for l in LOCS) + ";",
-        "INSERT INTO channel_sync.skus (sku) SELECT unnest(ARRAY[" + ", ".join(q(s) for s in SKUS) + "]);",
-        "INSERT INTO channel_sync.skus (sku, kind) VALUES ('KIT', 'bundle');",
-        "INSERT INTO channel_sync.bundle_components VALUES ('KIT', 'S1', 1), ('KIT', 'S2', 2);",
-        "INSERT INTO channel_sync.sku_aliases (channel_id, external_id, sku) SELECT c, 'ext-' || s, s "
-        "FROM unnest(ARRAY[" + ", ".join(q(c) for c in CHANNELS) + "]) c, channel_sync.skus s(s) WHERE s <> 'S20';",
-        "INSERT INTO channel_sync.stock (sku, location_id, on_hand) SELECT s, l, 5 + (random() * 10)::int "
-        "FROM unnest(ARRAY[" + ", ".join(q(s) for s in SKUS) + "]) s, unnest(ARRAY['wh-1', 'wh-2']) l;",
-    ]))
+    stock = {(sku, loc): rng.randint(5, 15) for sku in SKUS for loc in LOCS}
+    create_db(DB, stock)
 
     calls = call_sql(rng, args.calls)
-    out = subprocess.run(["psql", "-XAt", "-F", "|", "-v", "VERBOSITY=verbose", "-d", DB],
-                         input="\n".join(c for c, _ in calls) + "\nSELECT 'alive';\n",
-                         capture_output=True, text=True)
+    out = deliver(DB, "\n".join(c for c, _ in calls) + "\nSELECT 'alive';\n")
     codes = re.findall(r"ERROR:  ([0-9A-Z]{5}):", out.stderr)
     unexpected = sorted(set(codes) - CALL_ERRORS)
     check("malformed calls fail only with 22004, 22023 or 42704", not unexpected and out.returncode == 0,
@@ -181,6 +210,29 @@ def main():
          WHERE s.reserved <> coalesce(o.r, 0) OR s.on_hand < 0 OR s.reserved < 0;""").strip()
     check("reservations equal the open order lines", drift == "0", f"{drift} stock rows differ")
     check("verify() finds no drift", psql("SELECT count(*) FROM channel_sync.verify();").strip() == "0")
+
+    again = DB + "_thrice"
+    create_db(again, stock)
+    stream = "\n".join(c for c, _ in calls) + "\n"
+    outs = [None] * 3
+    def session(k):
+        outs[k] = deliver(again, stream)
+    sessions = [threading.Thread(target=session, args=(k,)) for k in range(3)]
+    for t in sessions:
+        t.start()
+    for t in sessions:
+        t.join()
+    raced = [c for o in outs for c in re.findall(r"ERROR:  ([0-9A-Z]{5}):", o.stderr)]
+    check("three sessions delivering the stream at once fail only as one does",
+          sorted(raced) == sorted(codes * 3), sorted(set(raced) - set(codes)))
+    # event ids differ between the databases (conflicts name their owner's)
+    once, thrice = (re.sub(r"\bevent \d+", "event N", psql(STATE_SQL, db=d)) for d in (DB, again))
+    diff = sorted(set(once.splitlines()) ^ set(thrice.splitlines()))
+    check("three sessions delivering the stream at once end as one session does",
+          once == thrice, diff[:6])
+    check("verify() finds no drift after the three sessions",
+          psql("SELECT count(*) FROM channel_sync.verify();", db=again).strip() == "0")
+    psql(f"DROP DATABASE IF EXISTS {again}", db="postgres")
     return 1 if failures else 0
 
 
