@@ -156,3 +156,25 @@ SELECT count(*) AS stock_rows FROM channel_sync.stock;
 -- the triggers are not callable by hand
 SELECT channel_sync._retarget_on_change();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT channel_sync._retarget_at_commit();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- a stock change made with SQL is re-targeted at its transaction's commit (retarget_at_commit):
+-- inside the transaction the listing still shows the target from before, verify() re-targets
+-- it first, and with the trigger disabled the statement re-targets at once (as before 0.4.0)
+BEGIN;
+UPDATE channel_sync.stock SET on_hand = 12 WHERE sku = 'TEE';
+SELECT channel_id, target_qty AS before_commit FROM channel_sync.listings WHERE sku = 'TEE' ORDER BY 1;
+SELECT count(*) AS drift FROM channel_sync.verify() WHERE check_name = 'target_drift';
+SELECT channel_id, target_qty AS after_verify FROM channel_sync.listings WHERE sku = 'TEE' ORDER BY 1;
+UPDATE channel_sync.stock SET on_hand = 13 WHERE sku = 'TEE';
+COMMIT;
+SELECT channel_id, target_qty AS after_commit FROM channel_sync.listings WHERE sku = 'TEE' ORDER BY 1;
+ALTER TABLE channel_sync.stock DISABLE TRIGGER retarget_at_commit;
+BEGIN;
+UPDATE channel_sync.stock SET on_hand = 14 WHERE sku = 'TEE';
+SELECT channel_id, target_qty AS at_once FROM channel_sync.listings WHERE sku = 'TEE' ORDER BY 1;
+COMMIT;
+SELECT check_name, expected, found FROM channel_sync.verify() WHERE check_name = 'trigger_disabled';
+ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_at_commit;
+SELECT count(*) AS findings FROM channel_sync.verify();

@@ -49,6 +49,14 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   tg record;
 BEGIN
+  -- this transaction's own stock changes are re-targeted at its commit (retarget_at_commit):
+  -- do that now, so they are not reported as drift
+  BEGIN
+    SET CONSTRAINTS channel_sync.retarget_at_commit IMMEDIATE;
+    SET CONSTRAINTS channel_sync.retarget_at_commit DEFERRED;
+  EXCEPTION WHEN undefined_object THEN
+    NULL;  -- the trigger was dropped: the drift it leaves is reported below
+  END;
   CREATE TEMP TABLE IF NOT EXISTS pg_temp.channel_sync_verify_findings
     (check_name text, channel_id text, sku text, expected text, found text) ON COMMIT DROP;
   TRUNCATE pg_temp.channel_sync_verify_findings;
@@ -59,6 +67,7 @@ BEGIN
     FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
    WHERE c.relnamespace = 'channel_sync'::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'A'
      AND t.tgfoid IN ('channel_sync._retarget_on_change()'::regprocedure,
+                      'channel_sync._retarget_at_commit()'::regprocedure,
                       'channel_sync._enqueue_listing_changes()'::regprocedure,
                       'channel_sync._refuse_truncate()'::regprocedure);
   INSERT INTO pg_temp.channel_sync_verify_findings SELECT * FROM channel_sync._verify_targets();
@@ -66,6 +75,7 @@ BEGIN
     FOR tg IN SELECT t.tgname, c.relname FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
                WHERE c.relnamespace = 'channel_sync'::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'A'
                  AND t.tgfoid IN ('channel_sync._retarget_on_change()'::regprocedure,
+                                  'channel_sync._retarget_at_commit()'::regprocedure,
                                   'channel_sync._enqueue_listing_changes()'::regprocedure,
                                   'channel_sync._refuse_truncate()'::regprocedure) LOOP
       EXECUTE pg_catalog.format('ALTER TABLE channel_sync.%I ENABLE ALWAYS TRIGGER %I', tg.relname, tg.tgname);
@@ -180,6 +190,21 @@ $$;
 COMMENT ON FUNCTION channel_sync.prune_propagation_log(interval) IS 'Admin: deletes acknowledgements older than older_than (at least 1 day) from propagation_log, keeping each listing''s newest one. Returns the number removed.';
 REVOKE EXECUTE ON FUNCTION channel_sync.prune_propagation_log(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.prune_propagation_log(interval) TO channel_sync_admin;
+
+-- Stock changes are re-targeted when the transaction's deferred triggers fire (at COMMIT):
+-- retarget_on_<event> collects the SKUs each statement changed, and the first firing of this
+-- deferred constraint trigger re-targets them, taking their re-target locks only then. A
+-- transaction that changes one SKU's rows in two statements then no longer holds that SKU's
+-- lock between them, where another transaction changing the second row would wait for it
+-- while holding the row (a deadlock; isolation spec propagation_transfer).
+CREATE FUNCTION channel_sync._retarget_at_commit() RETURNS trigger
+  LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', '_retarget_at_commit';
+COMMENT ON FUNCTION channel_sync._retarget_at_commit() IS 'Internal trigger (C++): at commit, re-targets the SKUs whose stock the transaction''s statements changed.';
+REVOKE EXECUTE ON FUNCTION channel_sync._retarget_at_commit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync._retarget_at_commit() TO channel_sync_admin;
+CREATE CONSTRAINT TRIGGER retarget_at_commit AFTER INSERT OR UPDATE OR DELETE ON channel_sync.stock
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION channel_sync._retarget_at_commit();
+ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_at_commit;
 
 -- events' fillfactor: as in src/common/since_0_4_0.sql (pages written from now on)
 ALTER TABLE channel_sync.events SET (fillfactor = 85);

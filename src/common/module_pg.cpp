@@ -3,6 +3,7 @@
 #include "common/boundary.hpp"
 #include "allocation/targets_pg.hpp"
 #include "propagation/notifier_pg.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 #include <memory>
 #include <vector>
@@ -16,6 +17,7 @@ void _PG_init(void);
 void _PG_init(void) {
   cs::allocation::init_allocation();
   cs::propagation::init_notifier();
+  cs::propagation::init_triggers();
   MarkGUCPrefixReserved("channel_sync");
 }
 

@@ -30,4 +30,7 @@ bool triggers_allow_direct_writes(Relation rel);
 // and the bundles containing them are re-targeted, under the re-target locks.
 void retarget_changed_stock(const std::vector<std::string>& skus);
 
+// Registers the transaction callback that forgets the SKUs left to re-target at commit.
+void init_triggers();
+
 }  // namespace cs::propagation

@@ -28,6 +28,7 @@ extern "C" {
 #include "utils/tuplestore.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "utils/snapmgr.h"
 }
 #include "common/pg_headers.hpp"
@@ -325,6 +326,34 @@ void locked_retarget(const std::vector<std::string>* skus) {
   cs::allocation::retarget(skus);
 }
 
+// The SKUs whose stock this transaction's statements changed, re-targeted when its deferred
+// triggers fire (at COMMIT): a SKU's re-target lock is taken only then, when the transaction
+// takes no more row locks, so a transaction that changes one SKU's rows in two statements does
+// not hold that lock between them (another transaction changing the second row would wait for
+// it while holding the row: a deadlock).
+std::set<std::string> stock_skus_to_retarget;
+
+// Whether stock's retarget_at_commit trigger will fire in this session (an install from before
+// 0.4.0 has none, a DBA may have disabled it): else the statement re-targets at once.
+bool commit_trigger_fires(Relation stock) {
+  TriggerDesc* td = stock->trigdesc;
+  for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+    const Trigger& t = td->triggers[i];
+    if (strcmp(t.tgname, "retarget_at_commit") != 0 || !t.tgdeferrable || !t.tginitdeferred)
+      continue;
+    bool replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+    return t.tgenabled == TRIGGER_FIRES_ALWAYS ||
+           (t.tgenabled == TRIGGER_FIRES_ON_ORIGIN && !replica) ||
+           (t.tgenabled == TRIGGER_FIRES_ON_REPLICA && replica);
+  }
+  return false;
+}
+
+void forget_stock_skus(XactEvent event, void*) {
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+    stock_skus_to_retarget.clear();
+}
+
 // The watched-table entry for a relation name, or nullptr.
 const watched_table* find_watched(const char* relname) {
   for (const auto& w : kWatched)
@@ -356,8 +385,9 @@ bool stock_triggers_as_installed(Relation stock) {
   for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
     const Trigger& t = td->triggers[i];
     if (t.tgisinternal) continue;  // foreign-key checks
-    bool ours =
-        is_own_trigger(t, ns, {"_retarget_on_change", "_refuse_truncate", "_check_stock_sku"});
+    bool ours = is_own_trigger(
+        t, ns,
+        {"_retarget_on_change", "_retarget_at_commit", "_refuse_truncate", "_check_stock_sku"});
     if (!ours || t.tgenabled != TRIGGER_FIRES_ALWAYS) return false;
     retarget_on_update |= strcmp(t.tgname, "retarget_on_update") == 0 &&
                           TRIGGER_FOR_UPDATE(t.tgtype) && !TRIGGER_FOR_ROW(t.tgtype);
@@ -378,6 +408,10 @@ bool triggers_allow_direct_writes(Relation rel) {
     if (on_write && (!TRIGGER_FOR_ROW(t.tgtype) || transition_tables)) return false;
   }
   return check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
+}
+
+void init_triggers() {
+  RegisterXactCallback(forget_stock_skus, nullptr);
 }
 
 void retarget_changed_stock(const std::vector<std::string>& changed) {
@@ -408,7 +442,12 @@ CS_FUNCTION(_retarget_on_change) {
     return done;
   }
   if (std::strcmp(w->table, "stock") == 0) {
-    cs::propagation::retarget_changed_stock(changed_stock_skus(td));
+    std::vector<std::string> changed = changed_stock_skus(td);
+    if (!commit_trigger_fires(td->tg_relation)) {
+      cs::propagation::retarget_changed_stock(changed);
+      return done;
+    }
+    for (std::string& sku : changed) stock_skus_to_retarget.insert(std::move(sku));
     return done;
   }
   text_column skus = run_transition_query(td, sql);
@@ -416,6 +455,18 @@ CS_FUNCTION(_retarget_on_change) {
     locked_retarget(nullptr);
   else if (!skus.values.empty())
     locked_retarget(&skus.values);
+  return done;
+}
+
+// _retarget_at_commit(): deferred constraint trigger on stock (each row); its first firing
+// re-targets the SKUs the transaction's statements changed (see stock_skus_to_retarget).
+CS_FUNCTION(_retarget_at_commit) {
+  trigger_data(fcinfo, "_retarget_at_commit");
+  Datum done = PointerGetDatum(nullptr);
+  if (stock_skus_to_retarget.empty()) return done;
+  std::vector<std::string> skus(stock_skus_to_retarget.begin(), stock_skus_to_retarget.end());
+  stock_skus_to_retarget.clear();
+  cs::propagation::retarget_changed_stock(skus);
   return done;
 }
 
