@@ -26,8 +26,9 @@ bool stock_triggers_as_installed(Relation stock);
 // security applies. Plain C frame.
 bool triggers_allow_direct_writes(Relation rel);
 
-// What retarget_on_update does after an UPDATE that changed stock rows of these SKUs: they
-// and the bundles containing them are re-targeted, under the re-target locks.
+// What the stock triggers do for an UPDATE that changed stock rows of these SKUs (at commit,
+// through retarget_at_commit; ingest calls it at the end of its call): they and the bundles
+// containing them are re-targeted, under the re-target locks.
 void retarget_changed_stock(const std::vector<std::string>& skus);
 
 // Registers the transaction callback that forgets the SKUs left to re-target at commit.
