@@ -1585,10 +1585,28 @@ struct run_plan {
   std::map<std::pair<std::string, std::string>, ig::stock_level> level;
 };
 
-template <typename Resolve>
+// What the events of a run refer to: their SKUs (whether each is a bundle), aliases and
+// order ids; bundles' components go into cx.components.
+struct run_refs {
+  std::map<std::string, bool> skus;  // sku -> is a bundle
+  std::map<std::string, sku_info> aliases;
+  std::vector<std::string> order_ids;
+
+  std::optional<sku_info> resolve(const ig::item_ref& item) const {
+    if (item.external) {
+      auto it = aliases.find(item.id);
+      if (it == aliases.end()) return std::nullopt;
+      return it->second;
+    }
+    auto it = skus.find(item.id);
+    if (it == skus.end()) return std::nullopt;
+    return sku_info{item.id, it->second};
+  }
+};
+
 run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
                   const std::vector<int64_t>& ids, const std::vector<std::string>& locs,
-                  const Resolve& resolve_cached, std::map<std::string, std::string> order_state,
+                  const run_refs& refs, std::map<std::string, std::string> order_state,
                   std::map<std::pair<std::string, std::string>, ig::stock_level> level,
                   std::vector<outcome>& results) {
   run_plan p;
@@ -1622,7 +1640,7 @@ run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t fro
     for (size_t k = 0; k < ev.lines.size() && why.empty(); ++k) {
       const ig::event_line& line = ev.lines[k];
       std::string where = "line " + std::to_string(k + 1) + ": ";
-      std::optional<sku_info> s = resolve_cached(line.item);
+      std::optional<sku_info> s = refs.resolve(line.item);
       if (!s) {
         why = where + unknown_item(cx, line.item);
       } else if (!line.location_id.empty() &&
@@ -1804,25 +1822,6 @@ void correct_placed_orders(const call_context& cx, const run_plan& first, const 
   }
 }
 
-// What the events of a run refer to: their SKUs (whether each is a bundle), aliases and
-// order ids; bundles' components go into cx.components.
-struct run_refs {
-  std::map<std::string, bool> skus;  // sku -> is a bundle
-  std::map<std::string, sku_info> aliases;
-  std::vector<std::string> order_ids;
-
-  std::optional<sku_info> resolve(const ig::item_ref& item) const {
-    if (item.external) {
-      auto it = aliases.find(item.id);
-      if (it == aliases.end()) return std::nullopt;
-      return it->second;
-    }
-    auto it = skus.find(item.id);
-    if (it == skus.end()) return std::nullopt;
-    return sku_info{item.id, it->second};
-  }
-};
-
 // Reads the SKUs, aliases and bundle components the claimed events of all[from, to) name.
 run_refs read_run_refs(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
                        const std::vector<int64_t>& ids) {
@@ -1964,7 +1963,6 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   run_refs refs = read_run_refs(cx, all, from, to, ids);
   const std::vector<std::string>& locs = feeding(cx);
   std::map<std::string, std::string> order_state = lock_orders(cx.channel, refs.order_ids);
-  auto resolve_cached = [&](const ig::item_ref& item) { return refs.resolve(item); };
   std::vector<std::string> simple = stocked_skus_of_run(cx, all, from, to, ids, refs);
   std::vector<ItemPointerData> where;  // the rows the peek found, locked there
   auto stock_of_run = [&](stock_read how) {
@@ -1978,8 +1976,7 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   // statuses before locking those rows: a concurrent batch (another connector's) may hold some
   // of them until it commits, and this much need not wait for it
   auto peeked = stock_of_run(stock_read::peek);
-  run_plan first =
-      plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state, peeked, results);
+  run_plan first = plan_run(cx, all, from, to, ids, locs, refs, order_state, peeked, results);
   std::optional<bool> direct;
   if (!first.orders.empty()) {
     auto [to_place, lines_of] = orders_of(first);
@@ -1992,9 +1989,9 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   // correct the orders, lines and statuses written
   auto level = stock_of_run(stock_read::lock);
   bool moved = !same_stock(peeked, level);
-  run_plan plan = moved ? plan_run(cx, all, from, to, ids, locs, resolve_cached, order_state,
-                                   std::move(level), results)
-                        : std::move(first);
+  run_plan plan =
+      moved ? plan_run(cx, all, from, to, ids, locs, refs, order_state, std::move(level), results)
+            : std::move(first);
   if (moved && direct) correct_placed_orders(cx, first, plan);
   if (moved) correct_statuses(claim, first, plan);
 
