@@ -385,9 +385,7 @@ Datum jsonb_null() {
   return guard([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum("null")); });
 }
 
-std::string quote(const std::string& s) {
-  return "\"" + s + "\"";
-}
+using ig::quote;
 
 // ---------------------------------------------------------------------------------
 // The outcome of one event
@@ -478,9 +476,7 @@ std::optional<sku_info> resolve(call_context& cx, const ig::item_ref& item) {
 }
 
 std::string unknown_item(const call_context& cx, const ig::item_ref& item) {
-  if (item.external)
-    return "unknown external_id " + quote(item.id) + " on channel " + quote(cx.channel);
-  return "unknown sku " + quote(item.id);
+  return ig::unknown_item(cx.channel, item);
 }
 
 // A bundle's components (sku, qty_per), cached for the call.
@@ -793,10 +789,7 @@ struct order_to_place {
   TimestampTz at = 0;
   int64_t event_id = 0;  // inserted, or locked FOR UPDATE, by this transaction
 };
-struct order_line_row {
-  std::string sku, location, sold_sku;
-  int32_t line_no = 0, qty = 0, per = 1;
-};
+using order_line_row = ig::line_to_place;
 
 // Inserts the lines of one order with SQL (placed_at: the order's).
 void insert_lines_sql(const call_context& cx, const std::string& order_id,
@@ -859,88 +852,14 @@ struct event_call {
 };
 
 // order_placed: reserve stock, record the order and its lines.
-// One simple SKU of one input line of an order.
-struct order_part {
-  std::string sku, sold_sku, location;  // location empty: to choose
-  int32_t per = 1;
-  int64_t units = 0;
-};
 
-// The simple SKUs an order's lines reserve (a bundle's components), or why it is rejected.
-std::optional<std::string> order_parts(call_context& cx, const ig::event& ev,
-                                       const std::vector<std::string>& locs,
-                                       std::vector<order_part>& parts) {
-  for (size_t i = 0; i < ev.lines.size(); ++i) {
-    const ig::event_line& line = ev.lines[i];
-    std::string where = "line " + std::to_string(i + 1) + ": ";
-    std::optional<sku_info> s = resolve(cx, line.item);
-    if (!s) return where + unknown_item(cx, line.item);
-    if (!line.location_id.empty() &&
-        std::find(locs.begin(), locs.end(), line.location_id) == locs.end())
-      return where + "location " + quote(line.location_id) + " does not feed channel " +
-             quote(cx.channel);
-    if (s->bundle) {
-      const auto& comps = components(cx, s->sku);
-      if (comps.empty()) return where + "bundle " + quote(s->sku) + " has no components";
-      for (const auto& [comp, per] : comps)
-        parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
-    } else {
-      parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
-    }
-  }
-  for (const order_part& p : parts)
-    if (p.units > 1000000000) return "order " + quote(ev.order_id) + " is too large";
-  return std::nullopt;
-}
-
-// Gives every part without a location the one chosen for its SKU (its demand summed across
-// lines first) among the locked stock levels.
-void choose_part_locations(const std::vector<std::string>& skus,
-                           const std::vector<std::string>& locs,
-                           const std::vector<std::pair<std::string, ig::stock_level>>& levels,
-                           std::vector<order_part>& parts) {
-  std::map<std::string, std::string> chosen;
-  for (const std::string& sku : skus) {
-    std::vector<ig::stock_level> of_sku;
-    for (const auto& [s, l] : levels)
-      if (s == sku) of_sku.push_back(l);
-    chosen[sku] = ig::choose_location(locs, of_sku);
-  }
-  for (order_part& p : parts)
-    if (p.location.empty()) p.location = chosen[p.sku];
-}
-
-// "oversold: ..." for the first (SKU, location) whose demand exceeds its free units.
-std::optional<std::string> shortage(
-    const stock_changes& changes,
-    const std::vector<std::pair<std::string, ig::stock_level>>& levels) {
-  for (const auto& [key, v] : changes.by_key) {
-    int64_t free_units = 0;
-    for (const auto& [s, l] : levels)
-      if (s == key.first && l.location_id == key.second) free_units = l.on_hand - l.reserved;
-    if (v.second > free_units)
-      return "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
-             std::to_string(v.second) + ", " + std::to_string(std::max<int64_t>(0, free_units)) +
-             " available";
-  }
-  return std::nullopt;
-}
-
-// The order's lines: one per (sold SKU, SKU, location), numbered from 1.
-std::vector<order_line_row> merge_parts(const std::vector<order_part>& parts) {
-  std::vector<order_line_row> lines;
-  for (const order_part& p : parts) {
-    bool merged = false;
-    for (order_line_row& l : lines)
-      if (l.sku == p.sku && l.location == p.location && l.sold_sku == p.sold_sku) {
-        l.qty += static_cast<int32_t>(p.units);
-        merged = true;
-      }
-    if (!merged)
-      lines.push_back({p.sku, p.location, p.sold_sku, static_cast<int32_t>(lines.size() + 1),
-                       static_cast<int32_t>(p.units), p.per});
-  }
-  return lines;
+// An item with its components when it is a bundle (looked up for the call), or nullopt.
+std::optional<ig::resolved_item> resolve_item(call_context& cx, const ig::item_ref& item) {
+  std::optional<sku_info> s = resolve(cx, item);
+  if (!s) return std::nullopt;
+  ig::resolved_item r{s->sku, s->bundle, {}};
+  if (s->bundle) r.components = components(cx, s->sku);
+  return r;
 }
 
 // Inserts the order and its lines and writes the stock; false when the order exists already.
@@ -987,27 +906,28 @@ effect apply_order_placed(const event_call& c) {
   const ig::event& ev = *c.ev;
   const std::vector<std::string>& locs = feeding(cx);
   if (locs.empty()) return rejected("no active location feeds channel " + quote(cx.channel));
-  std::vector<order_part> parts;
-  if (std::optional<std::string> why = order_parts(cx, ev, locs, parts)) return rejected(*why);
+  std::vector<ig::order_part> parts;
+  ig::item_resolver resolve_here = [&](const ig::item_ref& item) { return resolve_item(cx, item); };
+  if (std::optional<std::string> why = ig::order_parts(ev, cx.channel, locs, resolve_here, parts))
+    return rejected(*why);
 
   // lock the stock of every SKU at every feeding location, in key order
   std::vector<std::string> skus;
-  for (const order_part& p : parts) skus.push_back(p.sku);
-  skus = sorted_distinct(std::move(skus));
-  auto levels = lock_stock(skus, locs);
-  choose_part_locations(skus, locs, levels, parts);
+  for (const ig::order_part& p : parts) skus.push_back(p.sku);
+  std::map<ig::stock_key, ig::stock_level> levels;
+  for (auto& [sku, l] : lock_stock(skus, locs)) levels[{sku, l.location_id}] = l;
+  ig::order_plan plan = ig::plan_order(std::move(parts), locs, levels);
 
   stock_changes changes;
-  for (const order_part& p : parts) changes.add(p.sku, p.location, 0, p.units);
-  std::optional<std::string> short_of = shortage(changes, levels);
-  if (!place_order(c, short_of.has_value(), merge_parts(parts), changes)) {
+  for (const auto& [key, units] : plan.reserve) changes.add(key.first, key.second, 0, units);
+  if (!place_order(c, plan.oversold.has_value(), plan.lines, changes)) {
     rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
     std::string state = st.count > 0 ? st.text(0, 1) : "placed";
     return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
                     " -> placed");
   }
   effect e;
-  e.detail = short_of;
+  e.detail = plan.oversold;
   return e;
 }
 
@@ -1616,6 +1536,14 @@ run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t fro
   std::vector<int64_t>& status_ids = p.status_ids;
   std::vector<std::string>& statuses = p.statuses;
   std::vector<std::optional<std::string>>& details = p.details;
+  ig::item_resolver resolve_in_run =
+      [&](const ig::item_ref& item) -> std::optional<ig::resolved_item> {
+    std::optional<sku_info> s = refs.resolve(item);
+    if (!s) return std::nullopt;
+    ig::resolved_item r{s->sku, s->bundle, {}};
+    if (s->bundle) r.components = cx.components[s->sku];
+    return r;
+  };
   for (size_t i = from; i < to; ++i) {
     int64_t id = ids[i - from];
     if (id == 0) continue;
@@ -1630,87 +1558,28 @@ run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t fro
       reject("no active location feeds channel " + quote(cx.channel));
       continue;
     }
-    struct part {
-      std::string sku, sold_sku, location;
-      int32_t per = 1;
-      int64_t units = 0;
-    };
-    std::vector<part> parts;
-    std::string why;
-    for (size_t k = 0; k < ev.lines.size() && why.empty(); ++k) {
-      const ig::event_line& line = ev.lines[k];
-      std::string where = "line " + std::to_string(k + 1) + ": ";
-      std::optional<sku_info> s = refs.resolve(line.item);
-      if (!s) {
-        why = where + unknown_item(cx, line.item);
-      } else if (!line.location_id.empty() &&
-                 std::find(locs.begin(), locs.end(), line.location_id) == locs.end()) {
-        why = where + "location " + quote(line.location_id) + " does not feed channel " +
-              quote(cx.channel);
-      } else if (s->bundle) {
-        const auto& comps = cx.components[s->sku];
-        if (comps.empty()) why = where + "bundle " + quote(s->sku) + " has no components";
-        for (const auto& [comp, per] : comps)
-          parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
-      } else {
-        parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
-      }
-    }
-    for (const part& pt : parts)
-      if (why.empty() && pt.units > 1000000000)
-        why = "order " + quote(ev.order_id) + " is too large";
-    if (why.empty() && order_state.count(ev.order_id))
+    std::vector<ig::order_part> parts;
+    std::optional<std::string> why = ig::order_parts(ev, cx.channel, locs, resolve_in_run, parts);
+    if (!why && order_state.count(ev.order_id))
       why = "invalid transition for order " + quote(ev.order_id) + ": " + order_state[ev.order_id] +
             " -> placed";
-    if (!why.empty()) {
-      reject(why);
+    if (why) {
+      reject(*why);
       continue;
     }
-    std::map<std::string, std::string> chosen;
-    for (part& pt : parts) {
-      if (!pt.location.empty() || chosen.count(pt.sku)) continue;
-      std::vector<ig::stock_level> of_sku;
-      for (const std::string& loc : locs) {
-        auto it = level.find({pt.sku, loc});
-        if (it != level.end()) of_sku.push_back(it->second);
-      }
-      chosen[pt.sku] = ig::choose_location(locs, of_sku);
-    }
-    stock_changes mine;
-    for (part& pt : parts) {
-      if (pt.location.empty()) pt.location = chosen[pt.sku];
-      mine.add(pt.sku, pt.location, 0, pt.units);
-    }
-    std::optional<std::string> short_of;
-    for (const auto& [key, v] : mine.by_key) {
+    ig::order_plan placed = ig::plan_order(std::move(parts), locs, level);
+    for (const auto& [key, units] : placed.reserve) {
       ig::stock_level& l = level[key];
       l.location_id = key.second;
-      int64_t free_units = l.on_hand - l.reserved;
-      if (v.second > free_units && !short_of)
-        short_of = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
-                   std::to_string(v.second) + ", " +
-                   std::to_string(std::max<int64_t>(0, free_units)) + " available";
-    }
-    for (const auto& [key, v] : mine.by_key) {
-      level[key].reserved += v.second;
-      changes.add(key.first, key.second, 0, v.second);
+      l.reserved += units;
+      changes.add(key.first, key.second, 0, units);
     }
     order_state[ev.order_id] = "placed";
+    const std::optional<std::string>& short_of = placed.oversold;
     orders.push_back({ev.order_id, short_of.has_value(), all[i].at, id});
-    std::vector<bulk_line> mine_lines;
-    for (const part& pt : parts) {
-      bool merged = false;
-      for (bulk_line& l : mine_lines)
-        if (l.sku == pt.sku && l.location == pt.location && l.sold_sku == pt.sold_sku) {
-          l.qty += static_cast<int32_t>(pt.units);
-          merged = true;
-        }
-      if (!merged)
-        mine_lines.push_back({ev.order_id, pt.sku, pt.location, pt.sold_sku,
-                              static_cast<int32_t>(mine_lines.size() + 1),
-                              static_cast<int32_t>(pt.units), pt.per, all[i].at});
-    }
-    lines.insert(lines.end(), mine_lines.begin(), mine_lines.end());
+    for (const ig::line_to_place& l : placed.lines)
+      lines.push_back(
+          {ev.order_id, l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per, all[i].at});
     if (short_of) {
       status_ids.push_back(id);
       statuses.push_back("applied");

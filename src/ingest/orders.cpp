@@ -1,9 +1,105 @@
 // Order arithmetic (see orders.hpp).
 #include "ingest/orders.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace cs::ingest {
+
+std::string quote(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+std::string unknown_item(const std::string& channel, const item_ref& item) {
+  if (item.external)
+    return "unknown external_id " + quote(item.id) + " on channel " + quote(channel);
+  return "unknown sku " + quote(item.id);
+}
+
+std::optional<std::string> order_parts(const event& ev, const std::string& channel,
+                                       const std::vector<std::string>& feeding,
+                                       const item_resolver& resolve,
+                                       std::vector<order_part>& parts) {
+  for (size_t i = 0; i < ev.lines.size(); ++i) {
+    const event_line& line = ev.lines[i];
+    std::string where = "line " + std::to_string(i + 1) + ": ";
+    std::optional<resolved_item> s = resolve(line.item);
+    if (!s) return where + unknown_item(channel, line.item);
+    if (!line.location_id.empty() &&
+        std::find(feeding.begin(), feeding.end(), line.location_id) == feeding.end())
+      return where + "location " + quote(line.location_id) + " does not feed channel " +
+             quote(channel);
+    if (!s->bundle) {
+      parts.push_back({s->sku, s->sku, line.location_id, 1, line.qty});
+      continue;
+    }
+    if (s->components.empty()) return where + "bundle " + quote(s->sku) + " has no components";
+    for (const auto& [comp, per] : s->components)
+      parts.push_back({comp, s->sku, line.location_id, per, int64_t{line.qty} * per});
+  }
+  for (const order_part& p : parts)
+    if (p.units > 1000000000) return "order " + quote(ev.order_id) + " is too large";
+  return std::nullopt;
+}
+
+namespace {
+
+// The location each SKU of parts without one takes.
+std::map<std::string, std::string> chosen_locations(
+    const std::vector<order_part>& parts, const std::vector<std::string>& feeding,
+    const std::map<stock_key, stock_level>& levels) {
+  std::map<std::string, std::string> chosen;
+  for (const order_part& p : parts) {
+    if (!p.location.empty() || chosen.count(p.sku)) continue;
+    std::vector<stock_level> of_sku;
+    for (const std::string& loc : feeding) {
+      auto it = levels.find({p.sku, loc});
+      if (it != levels.end()) of_sku.push_back(it->second);
+    }
+    chosen[p.sku] = choose_location(feeding, of_sku);
+  }
+  return chosen;
+}
+
+// The parts merged into lines, one per (sold SKU, SKU, location), in order of first part.
+std::vector<line_to_place> merged_lines(const std::vector<order_part>& parts) {
+  std::vector<line_to_place> lines;
+  for (const order_part& p : parts) {
+    auto same = std::find_if(lines.begin(), lines.end(), [&](const line_to_place& l) {
+      return l.sku == p.sku && l.location == p.location && l.sold_sku == p.sold_sku;
+    });
+    if (same != lines.end())
+      same->qty += static_cast<int32_t>(p.units);
+    else
+      lines.push_back({p.sku, p.location, p.sold_sku, static_cast<int32_t>(lines.size() + 1),
+                       static_cast<int32_t>(p.units), p.per});
+  }
+  return lines;
+}
+
+}  // namespace
+
+order_plan plan_order(std::vector<order_part> parts, const std::vector<std::string>& feeding,
+                      const std::map<stock_key, stock_level>& levels) {
+  std::map<std::string, std::string> chosen = chosen_locations(parts, feeding, levels);
+  order_plan plan;
+  for (order_part& p : parts) {
+    if (p.location.empty()) p.location = chosen[p.sku];
+    plan.reserve[{p.sku, p.location}] += p.units;
+  }
+  for (const auto& [key, units] : plan.reserve) {
+    auto it = levels.find(key);
+    int64_t free_units = it == levels.end() ? 0 : it->second.on_hand - it->second.reserved;
+    if (units > free_units) {
+      plan.oversold = "oversold: " + quote(key.first) + " at " + quote(key.second) + " needs " +
+                      std::to_string(units) + ", " +
+                      std::to_string(std::max<int64_t>(0, free_units)) + " available";
+      break;
+    }
+  }
+  plan.lines = merged_lines(parts);
+  return plan;
+}
 
 const char* order_state_name(order_state s) {
   switch (s) {

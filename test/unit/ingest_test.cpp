@@ -178,3 +178,89 @@ TEST(IngestOrders, Transitions) {
             "invalid transition for order \"O\": placed -> returned");
   EXPECT_EQ(ig::check_transition("O", ig::order_state::returned, ig::line_op::ret), "");
 }
+
+// A catalog of TEE, CAP and KIT (= TEE x1 + CAP x2), KIT also listed as external id "K-1".
+std::optional<ig::resolved_item> catalog(const ig::item_ref& item) {
+  std::string id = item.external && item.id == "K-1" ? "KIT" : item.id;
+  if (item.external && id != "KIT") return std::nullopt;
+  if (id == "KIT") return ig::resolved_item{"KIT", true, {{"TEE", 1}, {"CAP", 2}}};
+  if (id == "TEE" || id == "CAP") return ig::resolved_item{id, false, {}};
+  if (id == "EMPTY") return ig::resolved_item{"EMPTY", true, {}};
+  return std::nullopt;
+}
+
+ig::event placed(const std::string& lines) {
+  auto p = ig::parse_event("order_placed", R"({"order_id": "O", "lines": )" + lines + "}");
+  EXPECT_TRUE(p.ok) << p.reason;
+  return p.ok ? *p.ok : ig::event{};
+}
+
+TEST(IngestOrders, PartsOfBundlesAndSimpleSkus) {
+  std::vector<ig::order_part> parts;
+  EXPECT_EQ(
+      ig::order_parts(
+          placed(
+              R"([{"sku": "TEE", "qty": 2}, {"external_id": "K-1", "qty": 3, "location_id": "w"}])"),
+          "shop", {"e", "w"}, catalog, parts),
+      std::nullopt);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[0].sku, "TEE");
+  EXPECT_EQ(parts[0].units, 2);
+  EXPECT_EQ(parts[0].location, "");
+  EXPECT_EQ(parts[2].sku, "CAP");
+  EXPECT_EQ(parts[2].sold_sku, "KIT");
+  EXPECT_EQ(parts[2].per, 2);
+  EXPECT_EQ(parts[2].units, 6);
+  EXPECT_EQ(parts[2].location, "w");
+}
+
+TEST(IngestOrders, PartsRejectTheFirstBadLine) {
+  std::vector<ig::order_part> parts;
+  auto why = [&](const std::string& lines) {
+    parts.clear();
+    return ig::order_parts(placed(lines), "shop", {"e", "w"}, catalog, parts).value_or("");
+  };
+  EXPECT_EQ(
+      why(R"([{"sku": "TEE", "qty": 1}, {"sku": "MUG", "qty": 1}, {"sku": "NOPE", "qty": 1}])"),
+      "line 2: unknown sku \"MUG\"");
+  EXPECT_EQ(why(R"([{"external_id": "X-9", "qty": 1}])"),
+            "line 1: unknown external_id \"X-9\" on channel \"shop\"");
+  EXPECT_EQ(why(R"([{"sku": "TEE", "qty": 1, "location_id": "north"}])"),
+            "line 1: location \"north\" does not feed channel \"shop\"");
+  EXPECT_EQ(why(R"([{"sku": "EMPTY", "qty": 1}])"), "line 1: bundle \"EMPTY\" has no components");
+  EXPECT_EQ(why(R"([{"sku": "KIT", "qty": 600000000}])"), "order \"O\" is too large");
+}
+
+TEST(IngestOrders, PlanSumsDemandAndChoosesOneLocationPerSku) {
+  // TEE: e has 3 sellable, w 5: every TEE part without a location goes to w
+  std::map<ig::stock_key, ig::stock_level> levels = {{{"TEE", "e"}, {"e", 3, 0, 0}},
+                                                     {{"TEE", "w"}, {"w", 9, 4, 0}},
+                                                     {{"CAP", "e"}, {"e", 6, 0, 0}}};
+  std::vector<ig::order_part> parts = {{"TEE", "TEE", "", 1, 2},
+                                       {"TEE", "KIT", "", 1, 1},
+                                       {"CAP", "KIT", "", 2, 2},
+                                       {"TEE", "TEE", "", 1, 1},
+                                       {"TEE", "TEE", "e", 1, 1}};
+  ig::order_plan plan = ig::plan_order(parts, {"e", "w"}, levels);
+  EXPECT_EQ(plan.reserve, (std::map<ig::stock_key, int64_t>{
+                              {{"CAP", "e"}, 2}, {{"TEE", "e"}, 1}, {{"TEE", "w"}, 4}}));
+  EXPECT_EQ(plan.oversold, std::nullopt);
+  ASSERT_EQ(plan.lines.size(), 4u);  // TEE@w (2 + 1 merged), KIT's TEE@w, KIT's CAP@e, TEE@e
+  EXPECT_EQ(plan.lines[0].qty, 3);
+  EXPECT_EQ(plan.lines[0].location, "w");
+  EXPECT_EQ(plan.lines[1].sold_sku, "KIT");
+  EXPECT_EQ(plan.lines[2].per, 2);
+  EXPECT_EQ(plan.lines[3].location, "e");
+  EXPECT_EQ(plan.lines[3].line_no, 4);
+}
+
+TEST(IngestOrders, PlanFlagsTheFirstShortLocation) {
+  // on_hand - reserved counts, not safety stock; no stock row is none on hand
+  std::map<ig::stock_key, ig::stock_level> levels = {{{"TEE", "e"}, {"e", 5, 2, 3}}};
+  ig::order_plan fits = ig::plan_order({{"TEE", "TEE", "e", 1, 3}}, {"e", "w"}, levels);
+  EXPECT_EQ(fits.oversold, std::nullopt);
+  ig::order_plan short_of =
+      ig::plan_order({{"TEE", "TEE", "e", 1, 4}, {"CAP", "CAP", "", 1, 1}}, {"e", "w"}, levels);
+  EXPECT_EQ(short_of.oversold, "oversold: \"CAP\" at \"e\" needs 1, 0 available");
+  EXPECT_EQ(short_of.reserve.at({"TEE", "e"}), 4);  // still reserved: the order is recorded
+}
