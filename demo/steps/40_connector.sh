@@ -15,17 +15,21 @@ q -At -c "SELECT 'outbox after the catalog load: ' || count(*) || ' messages (on
             FROM channel_sync.outbox"
 q -At <<'SQL'
 SELECT pg_catalog.setseed(0.7);
--- a day's worth of changes: 300 stock moves in 30 transactions, a price change on 20 SKUs
+-- a day's worth of changes: 300 stock moves in 30 transactions (none takes reserved units),
+-- a price change on 20 SKUs
 DO $$ BEGIN
   FOR i IN 1..30 LOOP
-    UPDATE channel_sync.stock s SET on_hand = greatest(0, s.on_hand + (random() * 10)::int - 6)
+    UPDATE channel_sync.stock s SET on_hand = greatest(s.reserved, s.on_hand + (random() * 10)::int - 6)
       FROM (SELECT sku, location_id FROM channel_sync.stock ORDER BY random() LIMIT 10) r
      WHERE (s.sku, s.location_id) = (r.sku, r.location_id);
     COMMIT;
   END LOOP;
 END $$;
+-- and a shelf found empty while a unit on it is still reserved (etsy's order 77): a
+-- negative_stock exception below
+UPDATE channel_sync.stock SET on_hand = 0 WHERE sku = 'SKU-05555' AND reserved > 0;
 UPDATE channel_sync.skus SET base_price = base_price + 1 WHERE sku IN (SELECT sku FROM channel_sync.skus WHERE kind = 'simple' ORDER BY sku LIMIT 20);
-SELECT 'changes made: 300 stock moves, 20 price changes -> ' || sum(n) || ' pending messages (' ||
+SELECT 'changes made: 300 stock moves, 1 shelf found empty, 20 price changes -> ' || sum(n) || ' pending messages (' ||
        string_agg(channel_id || ' ' || n, ', ' ORDER BY channel_id) || ')'
   FROM (SELECT channel_id, count(*) AS n FROM channel_sync.outbox GROUP BY channel_id) t;
 SQL
