@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make fuzz: builds every libFuzzer target test/fuzz/fuzz_*.cpp (clang++-14, ASan + UBSan,
-# pure C++ core only: the sources listed on the target's "fuzz-sources:" line) and runs each
+# pure C++ core only: the sources listed on the target's "fuzz-sources:" line, linked with the
+# libraries on its "fuzz-libs:" line) and runs each
 # for SECONDS (default 60). Prints "ok fuzz_<name>" or "not ok fuzz_<name>" per target.
 #   test/fuzz/run.sh [SECONDS]
 set -uo pipefail
@@ -14,8 +15,9 @@ for target in test/fuzz/fuzz_*.cpp; do
   [ -e "$target" ] || continue
   name=$(basename "$target" .cpp)
   sources=$(sed -n 's|^// fuzz-sources:||p' "$target")
+  libs=$(sed -n 's|^// fuzz-libs:||p' "$target")
   if ! $cxx -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -Isrc "$target" $sources -o "$out/$name" >"$out/$name.build.log" 2>&1; then
+      -Isrc "$target" $sources $libs -o "$out/$name" >"$out/$name.build.log" 2>&1; then
     cat "$out/$name.build.log" | head -30
     echo "not ok $name (build failed)"
     status=1
