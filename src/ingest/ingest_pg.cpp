@@ -853,13 +853,20 @@ struct event_call {
 
 // order_placed: reserve stock, record the order and its lines.
 
-// An item with its components when it is a bundle (looked up for the call), or nullopt.
-std::optional<ig::resolved_item> resolve_item(call_context& cx, const ig::item_ref& item) {
-  std::optional<sku_info> s = resolve(cx, item);
+// A resolved SKU as the order planner takes it: with its components when it is a bundle
+// (components_of(sku) looks them up).
+template <typename F>
+std::optional<ig::resolved_item> planner_item(const std::optional<sku_info>& s, F&& components_of) {
   if (!s) return std::nullopt;
   ig::resolved_item r{s->sku, s->bundle, {}};
-  if (s->bundle) r.components = components(cx, s->sku);
+  if (s->bundle) r.components = components_of(s->sku);
   return r;
+}
+
+// An item with its components when it is a bundle (looked up for the call), or nullopt.
+std::optional<ig::resolved_item> resolve_item(call_context& cx, const ig::item_ref& item) {
+  return planner_item(resolve(cx, item),
+                      [&](const std::string& bundle) { return components(cx, bundle); });
 }
 
 // Inserts the order and its lines and writes the stock; false when the order exists already.
@@ -1536,13 +1543,9 @@ run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t fro
   std::vector<int64_t>& status_ids = p.status_ids;
   std::vector<std::string>& statuses = p.statuses;
   std::vector<std::optional<std::string>>& details = p.details;
-  ig::item_resolver resolve_in_run =
-      [&](const ig::item_ref& item) -> std::optional<ig::resolved_item> {
-    std::optional<sku_info> s = refs.resolve(item);
-    if (!s) return std::nullopt;
-    ig::resolved_item r{s->sku, s->bundle, {}};
-    if (s->bundle) r.components = cx.components[s->sku];
-    return r;
+  ig::item_resolver resolve_in_run = [&](const ig::item_ref& item) {
+    return planner_item(refs.resolve(item),
+                        [&](const std::string& bundle) { return cx.components[bundle]; });
   };
   for (size_t i = from; i < to; ++i) {
     int64_t id = ids[i - from];
