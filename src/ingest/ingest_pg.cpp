@@ -1590,6 +1590,11 @@ run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t fro
     }
     results[i] = outcome{id, "applied", short_of};
   }
+  // inserted in order-id order, as existing orders are locked: two batches placing the same
+  // order ids in opposite order then wait for each other at the first one (40001 for the later)
+  // instead of deadlocking (40P01, found only after deadlock_timeout)
+  std::sort(orders.begin(), orders.end(),
+            [](const bulk_order& x, const bulk_order& y) { return x.order_id < y.order_id; });
   p.level = std::move(level);
   return p;
 }
