@@ -2,6 +2,9 @@
 // only.
 #include "ingest/direct_writes_pg.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
@@ -144,9 +147,8 @@ bool event_checks_hold(const event_row& e) {
   return key_ok && status_ok;
 }
 
-void insert_event(cpg::row_inserter* u, Oid identity, Datum channel, Datum received,
+void insert_event(cpg::row_inserter* u, int64 next, Datum channel, Datum received,
                   const event_row& e, int64* id) {
-  int64 next = nextval_internal(identity, false);
   cpg::row_inserter_set(u, 0, Int64GetDatum(next));
   cpg::row_inserter_set(u, 1, channel);
   cpg::row_inserter_set(u, 2, CStringGetTextDatum(e.key));
@@ -190,7 +192,22 @@ bool write_events(const char* channel, const event_row* events, int n, int64* id
                     "events_channel_id_fkey");
     Datum ch = CStringGetTextDatum(channel);
     Datum received = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-    for (int k = 0; k < n; ++k) insert_event(&u, identity, ch, received, events[k], &ids[k]);
+    // ids in the order given; rows inserted in key order, so two calls claiming the same keys
+    // in another order wait for each other at the first one instead of deadlocking
+    int64* next = static_cast<int64*>(palloc(sizeof(int64) * (n + 1)));
+    int* by_key = static_cast<int*>(palloc(sizeof(int) * (n + 1)));
+    for (int k = 0; k < n; ++k) {
+      next[k] = nextval_internal(identity, false);
+      by_key[k] = k;
+    }
+    std::sort(by_key, by_key + n,
+              [&](int x, int y) { return strcmp(events[x].key, events[y].key) < 0; });
+    for (int k = 0; k < n; ++k) {
+      int e = by_key[k];
+      insert_event(&u, next[e], ch, received, events[e], &ids[e]);
+    }
+    pfree(by_key);
+    pfree(next);
     cpg::row_inserter_close(&u);
   }
   if (key != nullptr) relation_close(key, AccessShareLock);
