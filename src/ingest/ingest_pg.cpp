@@ -198,9 +198,13 @@ const plan_def kPlans[P_COUNT] = {
    " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
    4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
   // set-based forms for a run of order_placed events in ingest_batch()
+  // in key order, as write_events inserts them (two batches with the same keys in another order
+  // wait for each other instead of deadlocking), a key's first delivery first; here the event ids
+  // follow the keys too
   {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)"
    " SELECT $1, u.k, 'order_placed', u.p, u.t, u.f, 'applied'"
-   " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n) ORDER BY u.n"
+   " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n)"
+   " ORDER BY u.k COLLATE \"C\", u.n"
    " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.idempotency_key, e.event_id",
    5, {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID}},
   {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku IN (SELECT pg_catalog.unnest($1))", 1, {TEXTARRAYOID}},
