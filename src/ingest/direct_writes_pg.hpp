@@ -28,8 +28,9 @@ struct event_row {
   int32 duplicates;    // deliveries of it already counted (later ones in the same batch)
 };
 
-// Inserts first deliveries of events of channel, in order (ON CONFLICT on
-// events_first_delivery_key DO NOTHING): ids[k] the new event's id, 0 where the key is taken.
+// Inserts first deliveries of events of channel (ON CONFLICT on events_first_delivery_key DO
+// NOTHING), ids drawn in the order given, rows in key order (so concurrent calls take the keys in
+// one order): ids[k] the new event's id, 0 where the key is taken. Keys are distinct.
 // Returns false, having written nothing, when events carries a user's trigger, column or
 // policy: the caller then writes with SQL.
 bool write_events(const char* channel, const event_row* events, int n, int64* ids);

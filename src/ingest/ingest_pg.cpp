@@ -1330,9 +1330,9 @@ outcome key_taken(call_context& cx, const prepared& p, const seen_key* seen = nu
 }
 
 // Records one delivery and, if it is the key's first and valid, applies it.
-// Inserts the first deliveries of events (ON CONFLICT DO NOTHING on their key), in order,
-// without SQL: each one's new event id, 0 where the key is taken; nullopt when the events
-// table carries a user's trigger, column or policy (nothing was written: use SQL).
+// Inserts the first deliveries of events (ON CONFLICT DO NOTHING on their key; ids in order,
+// rows in key order) without SQL: each one's new event id, 0 where the key is taken; nullopt when
+// the events table carries a user's trigger, column or policy (nothing was written: use SQL).
 std::optional<std::vector<int64_t>> claim_keys_direct(
     const call_context& cx, const std::vector<const prepared*>& events,
     const std::vector<int32_t>* duplicates = nullptr) {
