@@ -5,9 +5,9 @@
 --
 -- Loading 10^6 SKUs x 3 locations through channel_sync's statement triggers would re-target
 -- every SKU three times over, so the load DISABLES channel_sync's triggers on the loaded
--- tables (retarget_on_insert on skus/stock/channel_prices, the deferred retarget_at_commit on
--- stock — else every loaded row queues an event, and ALTER TABLE refuses a table with pending
--- ones — the row-level stock_is_simple check — every SKU here is simple — and
+-- tables (retarget_on_insert on skus/stock/channel_prices; on stock also the row-level
+-- stock_is_simple check, every SKU here being simple, and the deferred retarget_at_commit,
+-- which would queue an event per loaded row that the ALTER TABLE below refuses to run with;
 -- enqueue_on_insert on listings), builds every
 -- listing with one recompute_targets() call, and ENABLEs them again (ALWAYS, as the
 -- extension installs them) before anything is measured. recompute_targets() enqueues the first
