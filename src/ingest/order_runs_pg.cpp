@@ -1,0 +1,501 @@
+// A run of order_placed events in ingest_batch(): see order_runs_pg.hpp.
+#include "ingest/order_runs_pg.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "common/boundary.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+}
+#include "common/pg_headers.hpp"
+#include "allocation/targets_pg.hpp"
+#include "ingest/effects_pg.hpp"
+#include "ingest/statements_pg.hpp"
+#include "ingest/writes_pg.hpp"
+
+namespace cs::ingest::glue {
+
+using ig::quote;
+
+namespace {
+
+
+struct bulk_order {
+  std::string order_id;
+  bool oversold = false;
+  TimestampTz at = 0;
+  int64_t event_id = 0;
+};
+
+struct bulk_line {
+  std::string order_id, sku, location, sold_sku;
+  int32_t line_no = 0, qty = 0, per = 1;
+  TimestampTz placed_at = 0;
+};
+
+cs::user_error order_placed_concurrently() {
+  return cs::user_error("40001", "an order of this batch was placed concurrently",
+                        "Another session created one of the batch's orders while it ran.",
+                        "Retry the batch; already applied events will be duplicates.");
+}
+
+// The keys of a run, claimed: ids[i - from] the event's new id, 0 where the key is taken (by
+// an earlier event, or an earlier delivery in the run); same_as[i - from] >= 0 where the
+// delivery repeats that one of the run, which was inserted with it counted as a duplicate.
+struct run_claim {
+  std::vector<int64_t> ids;
+  std::vector<long> same_as;
+  bool direct = false;  // the events were inserted without SQL (write_events)
+};
+
+// Without SQL: a key's first delivery in the run is inserted with its repeats (same
+// fingerprint) already counted, so the row is not updated once per repeat.
+std::optional<run_claim> claim_run_keys_direct(const call_context& cx,
+                                               const std::vector<prepared>& all, size_t from,
+                                               size_t to) {
+  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
+  std::map<std::string, std::pair<size_t, size_t>> first;  // key -> (index, row to insert)
+  std::vector<const prepared*> rows;
+  std::vector<size_t> row_of;
+  std::vector<int32_t> repeats;
+  for (size_t i = from; i < to; ++i) {
+    auto [it, fresh] = first.emplace(all[i].key, std::make_pair(i, rows.size()));
+    if (fresh) {
+      rows.push_back(&all[i]);
+      row_of.push_back(i);
+      repeats.push_back(0);
+    } else if (all[i].fp == all[it->second.first].fp) {
+      c.same_as[i - from] = static_cast<long>(it->second.first);
+      ++repeats[it->second.second];
+    }
+  }
+  std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, rows, &repeats);
+  if (!ids) return std::nullopt;
+  c.direct = true;
+  for (size_t r = 0; r < rows.size(); ++r) c.ids[row_of[r] - from] = (*ids)[r];
+  for (size_t i = from; i < to; ++i)  // the key was taken before the run: not counted yet
+    if (c.same_as[i - from] >= 0 && c.ids[c.same_as[i - from] - from] == 0)
+      c.same_as[i - from] = -1;
+  return c;
+}
+
+// Claims the keys of the run all[from, to) (see run_claim).
+run_claim claim_run_keys(const call_context& cx, const std::vector<prepared>& all, size_t from,
+                         size_t to) {
+  if (std::optional<run_claim> c = claim_run_keys_direct(cx, all, from, to)) return *c;
+  std::vector<std::string> keys;
+  std::vector<Datum> payloads, ats, fps;
+  for (size_t i = from; i < to; ++i) {
+    keys.push_back(all[i].key);
+    payloads.push_back(all[i].payload);
+    ats.push_back(TimestampTzGetDatum(all[i].at));
+    fps.push_back(uuid_datum(all[i].fp));
+  }
+  rows ins =
+      run(P_BULK_EVENTS, args()
+                             .text(cx.channel)
+                             .datum(text_array(keys))
+                             .datum(datum_array(payloads, {}, JSONBOID, -1, false, TYPALIGN_INT))
+                             .datum(datum_array(ats, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                             .datum(datum_array(fps, {}, UUIDOID, 16, false, TYPALIGN_CHAR)));
+  std::map<std::string, int64_t> claimed;
+  for (uint64 r = 0; r < ins.count; ++r) claimed[ins.text(r, 1)] = ins.int8(r, 2);
+  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
+  for (size_t i = from; i < to; ++i) {
+    auto it = claimed.find(all[i].key);
+    if (it != claimed.end() && it->second != 0) {
+      c.ids[i - from] = it->second;
+      it->second = 0;  // later deliveries of the key in this run are duplicates
+    }
+  }
+  return c;
+}
+
+// What a run of order_placed events does, planned event by event against the run's stock
+// rows (level, left as they are after the run): its orders and lines, the stock they reserve
+// and the statuses that are not a plain "applied"; results[i] the outcome of event i.
+struct run_plan {
+  std::vector<bulk_order> orders;
+  std::vector<bulk_line> lines;
+  stock_changes changes;
+  std::vector<int64_t> status_ids;
+  std::vector<std::string> statuses;
+  std::vector<std::optional<std::string>> details;
+  std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+};
+
+// What the events of a run refer to: their SKUs (whether each is a bundle), aliases and
+// order ids; bundles' components go into cx.components.
+struct run_refs {
+  std::map<std::string, bool> skus;  // sku -> is a bundle
+  std::map<std::string, sku_info> aliases;
+  std::vector<std::string> order_ids;
+
+  std::optional<sku_info> resolve(const ig::item_ref& item) const {
+    if (item.external) {
+      auto it = aliases.find(item.id);
+      if (it == aliases.end()) return std::nullopt;
+      return it->second;
+    }
+    auto it = skus.find(item.id);
+    if (it == skus.end()) return std::nullopt;
+    return sku_info{item.id, it->second};
+  }
+};
+
+run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                  const std::vector<int64_t>& ids, const std::vector<std::string>& locs,
+                  const run_refs& refs, std::map<std::string, std::string> order_state,
+                  std::map<std::pair<std::string, std::string>, ig::stock_level> level,
+                  std::vector<outcome>& results) {
+  run_plan p;
+  std::vector<bulk_order>& orders = p.orders;
+  std::vector<bulk_line>& lines = p.lines;
+  stock_changes& changes = p.changes;
+  std::vector<int64_t>& status_ids = p.status_ids;
+  std::vector<std::string>& statuses = p.statuses;
+  std::vector<std::optional<std::string>>& details = p.details;
+  ig::item_resolver resolve_in_run = [&](const ig::item_ref& item) {
+    return planner_item(refs.resolve(item),
+                        [&](const std::string& bundle) { return cx.components[bundle]; });
+  };
+  for (size_t i = from; i < to; ++i) {
+    int64_t id = ids[i - from];
+    if (id == 0) continue;
+    const ig::event& ev = *all[i].ev;
+    auto reject = [&](std::string why) {
+      status_ids.push_back(id);
+      statuses.push_back("rejected");
+      details.push_back(why);
+      results[i] = outcome{id, "rejected", why};
+    };
+    if (locs.empty()) {
+      reject("no active location feeds channel " + quote(cx.channel));
+      continue;
+    }
+    std::vector<ig::order_part> parts;
+    std::optional<std::string> why = ig::order_parts(ev, cx.channel, locs, resolve_in_run, parts);
+    if (!why && order_state.count(ev.order_id))
+      why = "invalid transition for order " + quote(ev.order_id) + ": " + order_state[ev.order_id] +
+            " -> placed";
+    if (why) {
+      reject(*why);
+      continue;
+    }
+    ig::order_plan placed = ig::plan_order(std::move(parts), locs, level);
+    for (const auto& [key, units] : placed.reserve) {
+      ig::stock_level& l = level[key];
+      l.location_id = key.second;
+      l.reserved += units;
+      changes.add(key.first, key.second, 0, units);
+    }
+    order_state[ev.order_id] = "placed";
+    const std::optional<std::string>& short_of = placed.oversold;
+    orders.push_back({ev.order_id, short_of.has_value(), all[i].at, id});
+    for (const ig::line_to_place& l : placed.lines)
+      lines.push_back(
+          {ev.order_id, l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per, all[i].at});
+    if (short_of) {
+      status_ids.push_back(id);
+      statuses.push_back("applied");
+      details.push_back(short_of);
+    }
+    results[i] = outcome{id, "applied", short_of};
+  }
+  // inserted in order-id order, as existing orders are locked: two batches placing the same
+  // order ids in opposite order then wait for each other at the first one (40001 for the later)
+  // instead of deadlocking (40P01, found only after deadlock_timeout)
+  std::sort(orders.begin(), orders.end(),
+            [](const bulk_order& x, const bulk_order& y) { return x.order_id < y.order_id; });
+  p.level = std::move(level);
+  return p;
+}
+
+// Whether two reads of a run's stock rows found the same rows with the same levels.
+bool same_stock(const std::map<std::pair<std::string, std::string>, ig::stock_level>& a,
+                const std::map<std::pair<std::string, std::string>, ig::stock_level>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && x.second.on_hand == y.second.on_hand &&
+           x.second.reserved == y.second.reserved && x.second.safety_stock == y.second.safety_stock;
+  });
+}
+
+// The plan's orders and their lines, as place_orders_direct() takes them.
+std::pair<std::vector<order_to_place>, std::vector<std::vector<order_line_row>>> orders_of(
+    const run_plan& p) {
+  std::vector<order_to_place> to_place;
+  std::vector<std::vector<order_line_row>> lines_of(p.orders.size());
+  std::map<std::string, size_t> index_of;
+  for (const bulk_order& o : p.orders) {
+    index_of[o.order_id] = to_place.size();
+    to_place.push_back({o.order_id, o.oversold, o.at, o.event_id});
+  }
+  for (const bulk_line& l : p.lines)
+    lines_of[index_of[l.order_id]].push_back(
+        {l.sku, l.location, l.sold_sku, l.line_no, l.qty, l.per});
+  return {std::move(to_place), std::move(lines_of)};
+}
+
+bool same_line(const bulk_line& a, const bulk_line& b) {
+  return a.order_id == b.order_id && a.sku == b.sku && a.location == b.location &&
+         a.sold_sku == b.sold_sku && a.line_no == b.line_no && a.qty == b.qty && a.per == b.per;
+}
+
+// Writes the status and detail of the run's events that are not a plain "applied" (on the rows
+// the run inserted: in place when it inserted them without SQL).
+void set_statuses(const run_claim& claim, const std::vector<int64_t>& ids,
+                  const std::vector<std::string>& statuses,
+                  const std::vector<std::optional<std::string>>& details) {
+  if (ids.empty() || (claim.direct && set_statuses_direct(ids, statuses, details))) return;
+  std::vector<Datum> sid;
+  for (int64_t v : ids) sid.push_back(Int64GetDatum(v));
+  std::vector<std::optional<std::string>> st(statuses.begin(), statuses.end());
+  run(P_BULK_STATUS, args()
+                         .datum(datum_array(sid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE))
+                         .datum(opt_text_array(st))
+                         .datum(opt_text_array(details)));
+}
+
+// Writes again the statuses written from the first plan of a run where the final plan differs
+// (an order now oversold, or no longer).
+void correct_statuses(const run_claim& claim, const run_plan& first, const run_plan& final) {
+  using status = std::pair<std::string, std::optional<std::string>>;
+  std::map<int64_t, status> was, is;
+  for (size_t k = 0; k < first.status_ids.size(); ++k)
+    was[first.status_ids[k]] = {first.statuses[k], first.details[k]};
+  for (size_t k = 0; k < final.status_ids.size(); ++k)
+    is[final.status_ids[k]] = {final.statuses[k], final.details[k]};
+  std::vector<int64_t> ids;
+  std::vector<std::string> statuses;
+  std::vector<std::optional<std::string>> details;
+  auto differs = [&](int64_t id, const status& now, const std::map<int64_t, status>& before) {
+    auto it = before.find(id);
+    status then = it == before.end() ? status{"applied", std::nullopt} : it->second;
+    if (then == now) return;
+    ids.push_back(id);
+    statuses.push_back(now.first);
+    details.push_back(now.second);
+  };
+  for (const auto& [id, now] : is) differs(id, now, was);
+  for (const auto& [id, then] : was)
+    if (!is.count(id)) differs(id, {"applied", std::nullopt}, was);
+  set_statuses(claim, ids, statuses, details);
+}
+
+// Corrects the orders placed from the first plan of a run where the final plan (from the
+// locked stock, which moved in between) differs: the oversold flag, and the lines, deleted
+// and written again. Both plans hold the same orders in the same order (nothing that decides
+// whether an order is placed depends on the stock). SQL: a correction is rare.
+void correct_placed_orders(const call_context& cx, const run_plan& first, const run_plan& final) {
+  if (first.orders.size() != final.orders.size())
+    throw std::logic_error("the two plans of a run place different orders");
+  std::map<std::string, std::vector<const bulk_line*>> first_lines, final_lines;
+  for (const bulk_line& l : first.lines) first_lines[l.order_id].push_back(&l);
+  for (const bulk_line& l : final.lines) final_lines[l.order_id].push_back(&l);
+  for (size_t k = 0; k < final.orders.size(); ++k) {
+    const bulk_order& o = final.orders[k];
+    if (first.orders[k].order_id != o.order_id)
+      throw std::logic_error("the two plans of a run place different orders");
+    if (first.orders[k].oversold != o.oversold)
+      run(P_ORDER_OVERSOLD, args().text(cx.channel).text(o.order_id).boolean(o.oversold));
+    const auto& was = first_lines[o.order_id];
+    const auto& is = final_lines[o.order_id];
+    if (std::equal(was.begin(), was.end(), is.begin(), is.end(),
+                   [](const bulk_line* a, const bulk_line* b) { return same_line(*a, *b); }))
+      continue;
+    run(P_DROP_LINES, args().text(cx.channel).text(o.order_id));
+    std::vector<order_line_row> rows;
+    for (const bulk_line* l : is)
+      rows.push_back({l->sku, l->location, l->sold_sku, l->line_no, l->qty, l->per});
+    insert_lines_sql(cx, o.order_id, rows, o.at);
+  }
+}
+
+// Reads the SKUs, aliases and bundle components the claimed events of all[from, to) name.
+run_refs read_run_refs(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                       const std::vector<int64_t>& ids) {
+  run_refs refs;
+  std::vector<std::string> sku_ids, ext_ids;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    refs.order_ids.push_back(all[i].ev->order_id);
+    for (const ig::event_line& l : all[i].ev->lines)
+      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+  }
+  if (!sku_ids.empty()) {
+    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    for (uint64 k = 0; k < r.count; ++k) refs.skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
+  }
+  if (!ext_ids.empty()) {
+    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
+    for (uint64 k = 0; k < r.count; ++k)
+      refs.aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
+  }
+  std::vector<std::string> bundles;
+  for (const auto& [sku, bundle] : refs.skus)
+    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
+  for (const auto& [ext, info] : refs.aliases)
+    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
+  if (!bundles.empty()) {
+    for (const std::string& b : bundles) cx.components[b];  // none found: no components
+    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
+    for (uint64 k = 0; k < r.count; ++k)
+      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
+  }
+  return refs;
+}
+
+// The simple SKUs whose stock the claimed events of the run reserve (a bundle's components),
+// sorted and distinct.
+std::vector<std::string> stocked_skus_of_run(call_context& cx, const std::vector<prepared>& all,
+                                             size_t from, size_t to,
+                                             const std::vector<int64_t>& ids,
+                                             const run_refs& refs) {
+  std::vector<std::string> simple;
+  for (size_t i = from; i < to; ++i) {
+    if (ids[i - from] == 0) continue;
+    for (const ig::event_line& l : all[i].ev->lines) {
+      std::optional<sku_info> s = refs.resolve(l.item);
+      if (!s) continue;
+      if (!s->bundle)
+        simple.push_back(s->sku);
+      else
+        for (const auto& [comp, per] : cx.components[s->sku]) simple.push_back(comp);
+    }
+  }
+  return sorted_distinct(std::move(simple));
+}
+
+// The run's stock rows as planned, for the re-target (the rows this transaction just wrote).
+std::vector<cs::allocation::locked_stock_row> locked_rows(const run_plan& plan) {
+  std::vector<cs::allocation::locked_stock_row> locked;
+  for (const auto& [key, l] : plan.level)
+    locked.push_back({key.first, key.second, static_cast<int32_t>(l.on_hand),
+                      static_cast<int32_t>(std::max<int64_t>(0, l.reserved)),
+                      static_cast<int32_t>(l.safety_stock)});
+  return locked;
+}
+
+// Inserts the run's orders and lines with SQL (when a trigger or a column of the DBA's own
+// needs it), then writes the stock.
+void write_run_sql(const call_context& cx, const run_plan& plan,
+                   const std::vector<cs::allocation::locked_stock_row>& locked) {
+  std::vector<std::string> oid;
+  std::vector<Datum> over, at, eid;
+  for (const bulk_order& o : plan.orders) {
+    oid.push_back(o.order_id);
+    over.push_back(BoolGetDatum(o.oversold));
+    at.push_back(TimestampTzGetDatum(o.at));
+    eid.push_back(Int64GetDatum(o.event_id));
+  }
+  rows r = run(P_BULK_INSERT_ORDERS,
+               args()
+                   .text(cx.channel)
+                   .datum(text_array(oid))
+                   .datum(datum_array(over, {}, BOOLOID, 1, true, TYPALIGN_CHAR))
+                   .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
+                   .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
+  if (r.count != plan.orders.size()) throw order_placed_concurrently();
+  write_stock(plan.changes, &locked);
+  std::vector<std::string> lo, ls, ll, lsold;
+  std::vector<int32_t> lno, lq, lper;
+  std::vector<Datum> lat;
+  for (const bulk_line& l : plan.lines) {
+    lat.push_back(TimestampTzGetDatum(l.placed_at));
+    lo.push_back(l.order_id);
+    lno.push_back(l.line_no);
+    ls.push_back(l.sku);
+    ll.push_back(l.location);
+    lq.push_back(l.qty);
+    lsold.push_back(l.sold_sku);
+    lper.push_back(l.per);
+  }
+  run(timed_lines(P_BULK_INSERT_LINES),
+      args()
+          .text(cx.channel)
+          .datum(text_array(lo))
+          .datum(int_array(lno))
+          .datum(text_array(ls))
+          .datum(text_array(ll))
+          .datum(int_array(lq))
+          .datum(text_array(lsold))
+          .datum(int_array(lper))
+          .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
+}
+
+// The outcomes of the run's deliveries whose key was taken: duplicates or conflicts, in order.
+void answer_taken_keys(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                       const run_claim& claim, std::vector<outcome>& results) {
+  const std::vector<int64_t>& ids = claim.ids;
+  std::vector<const prepared*> taken;
+  for (size_t i = from; i < to; ++i)
+    if (ids[i - from] == 0 && claim.same_as[i - from] < 0) taken.push_back(&all[i]);
+  std::vector<seen_key> seen;
+  bool looked_up = !taken.empty() && see_taken_keys(cx, taken, seen);
+  for (size_t i = from, t = 0; i < to; ++i) {
+    if (ids[i - from] != 0) continue;
+    if (long first = claim.same_as[i - from]; first >= 0) {  // counted when it was inserted
+      const outcome& o = results[first];
+      results[i] = outcome{o.event_id, "duplicate", "first delivery was " + o.status};
+      continue;
+    }
+    results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
+    ++t;
+  }
+}
+
+}  // namespace
+
+void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
+                      std::vector<outcome>& results) {
+  // 1. claim the keys, first occurrence first; read what the run depends on
+  run_claim claim = claim_run_keys(cx, all, from, to);
+  const std::vector<int64_t>& ids = claim.ids;
+  run_refs refs = read_run_refs(cx, all, from, to, ids);
+  const std::vector<std::string>& locs = feeding(cx);
+  std::map<std::string, std::string> order_state = lock_orders(cx.channel, refs.order_ids);
+  std::vector<std::string> simple = stocked_skus_of_run(cx, all, from, to, ids, refs);
+  std::vector<ItemPointerData> where;  // the rows the peek found, locked there
+  auto stock_of_run = [&](stock_read how) {
+    std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+    if (!simple.empty() && !locs.empty())
+      for (auto& [sku, l] : lock_stock(simple, locs, how, &where)) level[{sku, l.location_id}] = l;
+    return level;
+  };
+
+  // 2. plan the run from its stock rows as committed now, and write its orders, lines and
+  // statuses before locking those rows: a concurrent batch (another connector's) may hold some
+  // of them until it commits, and this much need not wait for it
+  auto peeked = stock_of_run(stock_read::peek);
+  run_plan first = plan_run(cx, all, from, to, ids, locs, refs, order_state, peeked, results);
+  std::optional<bool> direct;
+  if (!first.orders.empty()) {
+    auto [to_place, lines_of] = orders_of(first);
+    direct = place_orders_direct(cx, to_place, lines_of);
+    if (direct && !*direct) throw order_placed_concurrently();
+  }
+  set_statuses(claim, first.status_ids, first.statuses, first.details);
+
+  // 3. lock the stock rows; if they moved since, plan the run again from what they hold and
+  // correct the orders, lines and statuses written
+  auto level = stock_of_run(stock_read::lock);
+  bool moved = !same_stock(peeked, level);
+  run_plan plan =
+      moved ? plan_run(cx, all, from, to, ids, locs, refs, order_state, std::move(level), results)
+            : std::move(first);
+  if (moved && direct) correct_placed_orders(cx, first, plan);
+  if (moved) correct_statuses(claim, first, plan);
+
+  // 4. write the stock, and the orders and lines where SQL must write them
+  std::vector<cs::allocation::locked_stock_row> locked = locked_rows(plan);
+  if (direct) write_stock(plan.changes, &locked);
+  if (!plan.orders.empty() && !direct) write_run_sql(cx, plan, locked);
+
+  // 5. deliveries whose key was taken
+  answer_taken_keys(cx, all, from, to, claim, results);
+}
+
+}  // namespace cs::ingest::glue
