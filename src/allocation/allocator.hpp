@@ -1,6 +1,7 @@
 // The allocation engine (design §Allocation): from each channel's pool and rules, how
 // many units the channel may list (ATS), and which rule decided that number.
-// Pure C++: no PostgreSQL header. The SQL glue is in allocation_pg.cpp / targets_pg.cpp.
+// Pure C++: no PostgreSQL header. The SQL glue is in allocation_pg.cpp and targets_pg.cpp
+// (with world_pg.cpp, plans_pg.cpp and listing_writes_pg.cpp).
 //
 // Per SKU and channel c (percentages are kept in hundredths of a percent, "bp"):
 //   pool      P_c  = sum over c's locations of max(0, on_hand - reserved - safety_stock)

@@ -84,7 +84,6 @@ std::string unknown_item(const call_context& cx, const ig::item_ref& item) {
   return ig::unknown_item(cx.channel, item);
 }
 
-
 }  // namespace
 
 const std::vector<std::pair<std::string, int32_t>>& components(call_context& cx,

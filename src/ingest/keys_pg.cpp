@@ -143,9 +143,9 @@ outcome key_taken(call_context& cx, const prepared& p, const seen_key* seen) {
   return outcome{conflict.int8(0, 1), "conflict", detail};
 }
 
-std::optional<std::vector<int64_t>> claim_keys_direct(
-    const call_context& cx, const std::vector<const prepared*>& events,
-    const std::vector<int32_t>* duplicates) {
+std::optional<std::vector<int64_t>> claim_keys_direct(const call_context& cx,
+                                                      const std::vector<const prepared*>& events,
+                                                      const std::vector<int32_t>* duplicates) {
   std::vector<cs::ingest::pg::event_row> rows;
   std::vector<pg_uuid_t> fps(events.size());
   for (size_t i = 0; i < events.size(); ++i) {

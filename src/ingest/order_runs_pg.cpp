@@ -22,7 +22,6 @@ using ig::quote;
 
 namespace {
 
-
 struct bulk_order {
   std::string order_id;
   bool oversold = false;
