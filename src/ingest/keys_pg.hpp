@@ -22,6 +22,7 @@ namespace cs::ingest::glue {
 
 namespace ig = cs::ingest;
 
+// One delivery as received: ingest()'s arguments, or an element of an ingest_batch() array.
 struct delivery {
   std::optional<std::string> key;  // nullopt: not given (batch element)
   std::optional<std::string> event_type;
@@ -82,6 +83,7 @@ bool set_statuses_direct(const std::vector<int64_t>& ids, const std::vector<std:
 
 // Records one delivery and, if it is the key's first and valid, applies it.
 outcome ingest_prepared(call_context& cx, const prepared& p);
+// prepare(d), then ingest_prepared().
 outcome ingest_one(call_context& cx, const delivery& d);
 
 }  // namespace cs::ingest::glue
