@@ -8,6 +8,7 @@ packages=(
   libboost-dev libgtest-dev                                  # Boost.Container, GoogleTest
   libxxhash-dev                                              # XXH3-128 event fingerprints
   libpq-dev libpqxx-dev                                      # connector example, load tools
+  libcurl4-openssl-dev nlohmann-json3-dev                    # connector example's HTTP sink
   libclang-rt-14-dev                                         # libFuzzer + sanitizers
   gnuplot-nox                                                # benchmark charts
   python3 python3-psycopg2 procps                            # test drivers (crash, soak), ps/kill

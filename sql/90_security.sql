@@ -93,6 +93,8 @@ SELECT channel_sync.ack(:etsy_msg);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT channel_sync.fail(:etsy_msg, 'sabotage', '1 day');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT channel_sync.release(:etsy_msg);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT channel_sync.requeue_dead('etsy');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM channel_sync.ingest('etsy', 'x1', 'stock_adjusted', '{"sku": "TEE", "location_id": "wh1", "delta": -5, "reason": "theft"}');

@@ -155,8 +155,9 @@ SELECT channel_id, pool, holdback, buffer, ats, limited_by FROM channel_sync.exp
 SELECT channel_sync.allocate(ARRAY[10, 10], ARRAY[ROW(1, 10, 100, NULL, 0, false, NULL, NULL)::channel_sync.alloc_rule,
                                                   ROW(0, 0, 50, 3, 0, false, NULL, NULL)::channel_sync.alloc_rule]);
 SELECT channel_sync.recompute_targets() AS recomputed;
--- propagation: claim, ack, fail, dead, requeue, verify
+-- propagation: claim, ack, fail, release, dead, requeue, verify
 SELECT sku, external_id, qty, price FROM channel_sync.claim('amazon', 2);
+SELECT count(*) FILTER (WHERE channel_sync.release(m.message_id)) AS released FROM channel_sync.outbox m WHERE m.claimed_version IS NOT NULL;
 SELECT channel_sync.ack(message_id, qty) FROM channel_sync.claim('amazon', 1);
 SELECT channel_sync.fail(message_id, 'HTTP 503') FROM channel_sync.claim('amazon', 1);
 SELECT channel_sync.requeue_dead('amazon') AS requeued;

@@ -1,7 +1,7 @@
 \echo Use "ALTER EXTENSION channel_sync UPDATE TO '0.4.0'" to load this file. \quit
 -- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
 -- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(), and
--- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state() and prune_propagation_log(). Keep in
+-- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state(), prune_propagation_log() and release(). Keep in
 -- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
 -- test/upgrade compares).
 -- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
@@ -190,6 +190,38 @@ $$;
 COMMENT ON FUNCTION channel_sync.prune_propagation_log(interval) IS 'Admin: deletes acknowledgements older than older_than (at least 1 day) from propagation_log, keeping each listing''s newest one. Returns the number removed.';
 REVOKE EXECUTE ON FUNCTION channel_sync.prune_propagation_log(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.prune_propagation_log(interval) TO channel_sync_admin;
+
+-- release(): a connector hands back a claimed message it did not push (it is stopping in the
+-- middle of a batch), so it can be claimed again at once instead of when its lease lapses.
+-- No attempt is counted and next_attempt_at is kept. Locks only the message, as fail() does.
+CREATE FUNCTION channel_sync.release(message_id bigint) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_id bigint := release.message_id;
+  ch text := channel_sync._message_channel(p_id);
+  m channel_sync.outbox;
+BEGIN
+  PERFORM channel_sync._assert_channel_access(ch);
+  SELECT * INTO m FROM channel_sync.outbox o WHERE o.message_id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'outbox message % does not exist', p_id
+      USING ERRCODE = 'no_data_found', DETAIL = 'It was acknowledged concurrently.';
+  END IF;
+  IF m.claimed_version IS NULL THEN
+    RETURN false;  -- not claimed: acknowledged and changed since, failed, or never handed out
+  END IF;
+  UPDATE channel_sync.outbox o
+     SET leased_until = NULL, claimed_version = NULL, claimed_qty = NULL, claimed_price = NULL,
+         changed_after_claim_at = NULL
+   WHERE o.message_id = p_id;
+  -- another connector of the channel may take it now
+  PERFORM channel_sync._wake_listeners(ch);
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION channel_sync.release(bigint) IS 'Connector: hands back a claimed message that was not pushed, claimable again at once (no attempt counted, next_attempt_at kept) and notifies; false when it is not claimed. Release only messages you claimed and still hold.';
+REVOKE EXECUTE ON FUNCTION channel_sync.release(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync.release(bigint) TO channel_sync_admin, channel_sync_connector;
 
 -- Stock changes are re-targeted when the transaction's deferred triggers fire (at COMMIT):
 -- retarget_on_<event> collects the SKUs each statement changed, and the first firing of this

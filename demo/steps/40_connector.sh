@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Step 40: propagation end to end. The initial catalog sync is acknowledged in bulk, stock
 # and prices change, and five example connectors (examples/connector, C++/libpqxx) push
-# the resulting messages to simulated marketplaces that sometimes fail, time out or answer
-# late, acking or failing each one; then a summary per channel.
+# the resulting messages — amazon, walmart and ebay over HTTP to a simulated marketplace
+# (examples/marketplace) that sometimes fails, throttles, times out or answers late — acking
+# or failing each one; then a summary per channel and what the marketplace shows.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
@@ -33,12 +34,19 @@ SELECT 'changes made: 300 stock moves, 1 shelf found empty, 20 price changes -> 
        string_agg(channel_id || ' ' || n, ', ' ORDER BY channel_id) || ')'
   FROM (SELECT channel_id, count(*) AS n FROM channel_sync.outbox GROUP BY channel_id) t;
 SQL
-echo "connectors running for 8 s (amazon/walmart/ebay: simulated APIs failing 15 %, timing out 5 %, late 10 %; shop writes a file; etsy is flaky: 60 % failures, retried after 0.2 s):"
-since=$(q -At -c "SELECT now()")
 out=$(mktemp -d)
+python3 "$root/examples/marketplace/marketplace.py" --port-file "$out/port" --fail 15 --throttle 3 \
+  --timeout 5 --late 10 --hang-ms 600 --late-ms 50 &
+market=$!
+trap 'kill $market 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 50); do [ -s "$out/port" ] && break; sleep 0.1; done
+port=$(cat "$out/port")
+echo "connectors running for 8 s (amazon/walmart/ebay: HTTP to a simulated marketplace on 127.0.0.1:$port that answers 503 to 15 %, 429 with Retry-After to 3 %, times out 5 % (after applying them), answers 10 % late; shop writes a file; etsy is flaky: 60 % failures, retried after 0.2 s):"
+since=$(q -At -c "SELECT now()")
 pids=()
 for ch in amazon walmart ebay; do
-  "$root/examples/connector/connector" --channel "$ch" --sink sim:15,5,10 --seconds 8 --poll 1 --quiet &
+  "$root/examples/connector/connector" --channel "$ch" --sink "http://127.0.0.1:$port/$ch/listings" \
+    --timeout-ms 300 --seconds 8 --poll 1 --quiet &
   pids+=($!)
 done
 "$root/examples/connector/connector" --channel shop --sink "file:$out/shop.jsonl" --seconds 8 --poll 1 --quiet &
@@ -56,7 +64,20 @@ q -At -c "SELECT 'notify_mode ' || current_setting('channel_sync.notify_mode') |
                           'NOTIFY sent by the changing transaction')"
 for p in "${pids[@]}"; do wait "$p" || true; done
 echo "shop's file sink wrote $(wc -l <"$out/shop.jsonl") lines, e.g. $(head -1 "$out/shop.jsonl")"
-rm -rf "$out"
+python3 - "$port" <<'PY'
+import json, subprocess, sys, urllib.request
+stats = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/stats"))
+print("the marketplace answered {requests} pushes: {applied} applied, {failed} 503, {throttled} 429,"
+      " {timed_out} timed out, {late} late; {replayed} repeats of a timed-out push answered from"
+      " their Idempotency-Key".format(**stats))
+for ch in ("amazon", "walmart", "ebay"):
+    shown = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/{ch}/listings"))
+    targets = dict(line.split("|") for line in subprocess.run(
+        ["psql", "-XAtq", "-c", f"SELECT sku, target_version FROM channel_sync.listings WHERE channel_id = '{ch}'"],
+        capture_output=True, text=True, check=True).stdout.split())
+    current = sum(1 for sku, l in shown.items() if str(l["version"]) == targets.get(sku))
+    print(f"  {ch}: the marketplace shows {len(shown)} changed listings, {current} of them at their current target")
+PY
 q -v since="$since" <<'SQL'
 \pset footer off
 SELECT c.channel_id,
