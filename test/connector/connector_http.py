@@ -176,15 +176,18 @@ RATES = {"fail": 15, "throttle": 8, "timeout": 4, "late": 10}
 
 def stop_mid_batch(port):
     http(port, "/control", {"fail": 0, "throttle": 0, "late": 0, "timeout": 100})
+    before = http(port, "/stats")["timed_out"]
     proc = start_connector("amazon", f"http://127.0.0.1:{port}/amazon/listings", "--batch", "50", "--lease", "60")
-    time.sleep(1.5)  # each push times out after 300 ms: the stop comes in the first batch
+    # each push times out after 300 ms, so a batch of 50 takes 15 s: the stop comes in the first
+    started = wait_until(lambda: http(port, "/stats")["timed_out"] > before, 10)
+    time.sleep(0.4)
     rc, out, err = stop_connector(proc)
     http(port, "/control", RATES)
     state = psql("SELECT count(*) FILTER (WHERE leased_until > now()), count(*) FILTER (WHERE attempts = 0),"
                  " count(*) FROM channel_sync.outbox WHERE channel_id = 'amazon'").split("|")
     failed = summary_field(out, "retried") or 0
     check("stop mid-batch: the connector hands back what it did not push (release), no lease left, no attempt counted",
-          rc == 0 and int(state[0]) == 0 and 0 < failed < 50 and int(state[1]) == int(state[2]) - failed,
+          started and rc == 0 and int(state[0]) == 0 and 0 < failed < 50 and int(state[1]) == int(state[2]) - failed,
           f"rc {rc}, leased/unattempted/all {state}, summary {out!r}, err {err[-300:]!r}")
 
 
