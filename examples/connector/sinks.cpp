@@ -114,7 +114,8 @@ class http_sink : public sink {
   outcome push(const std::string& channel, const message& m) override {
     std::string body = message_json(channel, m), answer;
     std::optional<double> wait;
-    std::string key = "Idempotency-Key: " + channel + ":" + m.sku + ":" + std::to_string(m.version);
+    std::string key =
+        "Idempotency-Key: " + channel + ":" + escaped(m.sku) + ":" + std::to_string(m.version);
     curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
     headers = curl_slist_append(headers, key.c_str());
     curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
@@ -143,6 +144,15 @@ class http_sink : public sink {
   }
 
  private:
+  // a SKU may hold any printable character; a header holds ASCII
+  std::string escaped(const std::string& text) {
+    char* e = curl_easy_escape(curl_, text.data(), static_cast<int>(text.size()));
+    if (e == nullptr) throw std::runtime_error("curl_easy_escape failed");
+    std::string out(e);
+    curl_free(e);
+    return out;
+  }
+
   std::string url_;
   long timeout_ms_;
   CURL* curl_;

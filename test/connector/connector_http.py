@@ -3,7 +3,8 @@
 
 1. Outage: a connector whose marketplace refuses connections fails every push; nothing is
    lost, nothing goes dead early, and SIGTERM stops it with its summary.
-2. Faults: two connectors (amazon, walmart) deliver the catalog and a stream of stock changes
+2. Faults: two connectors (amazon, walmart) deliver the catalog (two SKUs with quotes, a slash,
+   spaces, a percent sign and non-ASCII letters among it) and a stream of stock changes
    to a marketplace that answers 503, 429 with Retry-After, times out (after applying) or
    answers late; their database sessions are terminated twice meanwhile. The outbox drains;
    the marketplace then shows every listing's target quantity, price, version and external
@@ -56,7 +57,8 @@ CREATE EXTENSION channel_sync;
 INSERT INTO channel_sync.channels (channel_id, max_attempts) VALUES ('amazon', 1000), ('walmart', 1000);
 INSERT INTO channel_sync.locations (location_id) VALUES ('wh-1'), ('wh-2');
 INSERT INTO channel_sync.skus (sku, base_price)
-  SELECT 'S' || i, (10 + i % 7) + 0.99 FROM generate_series(1, {N_SKUS}) i;
+  SELECT 'S' || i, (10 + i % 7) + 0.99 FROM generate_series(1, {N_SKUS - 2}) i
+  UNION ALL VALUES ('TEE "red" / L', 19.5), ('café-ü 50%', 7);
 INSERT INTO channel_sync.stock (sku, location_id, on_hand)
   SELECT sku, l, 5 + length(sku) FROM channel_sync.skus, unnest(ARRAY['wh-1', 'wh-2']) l;
 INSERT INTO channel_sync.sku_aliases (channel_id, sku, external_id)
@@ -150,7 +152,8 @@ def terminate_connector_sessions():
 def change_stock(rounds):
     for r in range(rounds):
         psql(f"UPDATE channel_sync.stock SET on_hand = (on_hand + {r} * 7) % 23"
-             f" WHERE sku IN (SELECT 'S' || (1 + (i * 37 + {r} * 11) % {N_SKUS}) FROM generate_series(1, 6) i)"
+             f" WHERE (sku IN (SELECT 'S' || (1 + (i * 37 + {r} * 11) % {N_SKUS}) FROM generate_series(1, 6) i)"
+             f" OR ({r} % 3 = 0 AND sku NOT LIKE 'S%'))"
              " AND location_id = 'wh-1'")
         time.sleep(0.1)
 
