@@ -12,7 +12,8 @@
    the Retry-After it was given; each connector reconnected.
    Before that, a stop in the middle of a batch hands the unpushed messages back (release()):
    none stays leased, none counts an attempt.
-3. Polling: a push throttled with nothing changing afterwards (no NOTIFY will come) is
+3. Wakeup: a connector polling every 30 s delivers a change at once (its channel's NOTIFY).
+   Polling: a push throttled with nothing changing afterwards (no NOTIFY will come) is
    delivered once its Retry-After ends, by the connector's poll timer.
 """
 import argparse
@@ -224,10 +225,29 @@ def faults(work):
               and all((summary_field(out, "reconnects") or 0) >= 1 for out in lines.values()),
               f"terminated {terminated}, {stopped}")
         check("faults: verify() finds no drift", psql("SELECT count(*) FROM channel_sync.verify()") == "0")
+        wakeup(port)
         polling(port)
     finally:
         market.terminate()
         market.wait()
+
+
+def wakeup(port):
+    """A connector that polls only every 30 s delivers a change at once: its channel's NOTIFY
+    woke it (and only its own channel's payload wakes it)."""
+    http(port, "/control", {"fail": 0, "timeout": 0, "late": 0, "throttle": 0})
+    proc = start_connector("amazon", f"http://127.0.0.1:{port}/amazon/listings", "--poll", "30")
+    try:
+        time.sleep(1)  # connected and LISTENing, nothing to drain
+        # a price of amazon's only: the one NOTIFY is amazon's (a stock change would wake walmart's too)
+        psql("INSERT INTO channel_sync.channel_prices (channel_id, sku, price) VALUES ('amazon', 'S2', 99.5)")
+        version = int(psql("SELECT target_version FROM channel_sync.listings WHERE channel_id = 'amazon' AND sku = 'S2'"))
+        started = time.monotonic()
+        delivered = wait_until(lambda: http(port, "/amazon/listings").get("S2", {}).get("version") == version, 5)
+        check("wakeup: a change is delivered at once by the connector its NOTIFY woke, not by its 30 s poll",
+              delivered, f"not delivered within {time.monotonic() - started:.1f} s")
+    finally:
+        stop_connector(proc)
 
 
 def polling(port):
