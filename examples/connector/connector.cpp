@@ -21,9 +21,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +63,25 @@ struct counters {
   long long delivered = 0, stale = 0, retried = 0, dead = 0, errors = 0, reconnects = 0;
 };
 
+// The number an option takes, within [lo, hi] (and whole when whole is set).
+double number(const std::string& option, const std::string& text, double lo, double hi,
+              bool whole) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !(v >= lo && v <= hi) || (whole && v != std::floor(v))) {
+    std::ostringstream why;
+    why << option << " needs " << (whole ? "a whole number" : "a number") << " from " << lo
+        << " to " << hi << ", not \"" << text << "\"";
+    throw std::runtime_error(why.str());
+  }
+  return v;
+}
+
 options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
@@ -76,26 +97,25 @@ options parse(int argc, char** argv) {
     else if (a == "--sink")
       o.sink = value();
     else if (a == "--timeout-ms")
-      o.timeout_ms = std::stol(value());
+      o.timeout_ms = static_cast<long>(number(a, value(), 1, 600000, true));
     else if (a == "--batch")
-      o.batch = std::stoi(value());
+      o.batch = static_cast<int>(number(a, value(), 1, 10000, true));
     else if (a == "--lease")
-      o.lease_s = std::stoi(value());
+      o.lease_s = static_cast<int>(number(a, value(), 1, 86400, true));
     else if (a == "--poll")
-      o.poll_s = std::stod(value());
+      o.poll_s = number(a, value(), 0.01, 3600, false);
     else if (a == "--seconds")
-      o.seconds = std::stod(value());
+      o.seconds = number(a, value(), 0, 1e9, false);
     else if (a == "--retry-in")
-      o.retry_in_s = std::stod(value());
+      o.retry_in_s = number(a, value(), 0, 86400, false);
     else if (a == "--max-messages")
-      o.max_messages = std::stoll(value());
+      o.max_messages = static_cast<long long>(number(a, value(), 1, 1e15, true));
     else if (a == "--quiet")
       o.quiet = true;
     else
       throw std::runtime_error("unknown option " + a);
   }
   if (o.channel.empty()) throw std::runtime_error("--channel is required");
-  if (o.timeout_ms <= 0) throw std::runtime_error("--timeout-ms must be positive");
   return o;
 }
 

@@ -128,6 +128,15 @@ def wait_until(predicate, seconds):
     return predicate()
 
 
+def bad_options():
+    outs = [subprocess.run([CONNECTOR, "--channel", "amazon", *args], capture_output=True, text=True)
+            for args in (["--batch", "0"], ["--lease", "2.5"], ["--poll", "x"], ["--sink", "ftp://x"])]
+    check("bad options: exit 2 and a message naming the option, before connecting",
+          all(p.returncode == 2 for p in outs) and "--batch" in outs[0].stderr
+          and "--lease" in outs[1].stderr and "--poll" in outs[2].stderr and "unknown sink" in outs[3].stderr,
+          "; ".join(f"{p.returncode} {p.stderr.strip()}" for p in outs))
+
+
 def outage():
     before = pending("walmart")
     proc = start_connector("walmart", f"http://127.0.0.1:{free_port()}/walmart/listings")
@@ -272,6 +281,7 @@ def main():
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     subprocess.run(["make", "-s", "-C", os.path.dirname(CONNECTOR)], check=True)
     setup()
+    bad_options()
     with tempfile.TemporaryDirectory() as work:
         outage()
         faults(work)
