@@ -13,7 +13,8 @@
 //
 // Connection: libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE) or --conninfo; the
 // session's application_name is "channel_sync connector <channel>".
-// Prints one summary line at the end: delivered, stale, retried, dead, pending, reconnects.
+// Prints one summary line at the end: delivered, stale, retried, dead, released (handed back at a
+// stop or before the lease ran out), lost leases, pending, reconnects.
 #include <pqxx/pqxx>
 
 #include <curl/curl.h>
@@ -60,7 +61,8 @@ struct options {
 };
 
 struct counters {
-  long long delivered = 0, stale = 0, retried = 0, dead = 0, errors = 0, reconnects = 0;
+  long long delivered = 0, stale = 0, retried = 0, dead = 0, released = 0, lost_leases = 0;
+  long long errors = 0, reconnects = 0;
 };
 
 // The number an option takes, within [lo, hi] (and whole when whole is set).
@@ -116,6 +118,8 @@ options parse(int argc, char** argv) {
       throw std::runtime_error("unknown option " + a);
   }
   if (o.channel.empty()) throw std::runtime_error("--channel is required");
+  if (o.lease_s * 1000L <= o.timeout_ms)
+    throw std::runtime_error("--lease must be longer than --timeout-ms: a push must end within it");
   return o;
 }
 
@@ -208,23 +212,47 @@ void release_rest(pqxx::connection& conn, const std::vector<message>& batch, siz
   tx.commit();
 }
 
-// Claims one batch, pushes every message and records the outcome; returns how many were claimed.
+// Whether an ack or fail found the message gone or no longer claimed: its lease lapsed and
+// another connector of the channel took it over (and may have delivered it already).
+bool lost_lease(const pqxx::sql_error& e) {
+  return e.sqlstate() == "55000" || e.sqlstate() == "P0002";
+}
+
+// Pushes one message and records the outcome.
+void deliver(pqxx::connection& conn, const options& o, sink& out, const message& m, counters& c) {
+  outcome res = out.push(o.channel, m);
+  try {
+    if (res.ok)
+      record_delivery(conn, o, m, res, c);
+    else
+      record_failure(conn, o, m, res, c);
+  } catch (const pqxx::sql_error& e) {
+    if (!lost_lease(e)) throw;
+    ++c.lost_leases;
+    if (!o.quiet) std::cout << "  lease lost on " << m.sku << ": " << e.what();
+  }
+}
+
+// Claims one batch, pushes every message and records the outcome; returns how many were
+// claimed. A stop hands the rest of the batch back, and so does a lease that would run out
+// during the next push (another connector may claim the message once it has).
 int drain_batch(pqxx::connection& conn, const options& o, sink& out, counters& c,
                 long long& budget) {
   int want = o.batch;
   if (budget >= 0 && budget < want) want = static_cast<int>(budget);
   if (want <= 0) return 0;
+  auto lease_ends = clock_type::now() + std::chrono::seconds(o.lease_s);  // taken before the claim
   std::vector<message> batch = claim(conn, o, want);
   for (size_t k = 0; k < batch.size(); ++k) {
-    if (stop_requested) {
+    // the first push of a batch always goes: a batch makes progress however short the lease
+    bool lease_too_short =
+        k > 0 && clock_type::now() + std::chrono::milliseconds(o.timeout_ms) >= lease_ends;
+    if (stop_requested || lease_too_short) {
       release_rest(conn, batch, k);
+      c.released += static_cast<long long>(batch.size() - k);
       break;
     }
-    outcome res = out.push(o.channel, batch[k]);
-    if (res.ok)
-      record_delivery(conn, o, batch[k], res, c);
-    else
-      record_failure(conn, o, batch[k], res, c);
+    deliver(conn, o, out, batch[k], c);
     if (budget > 0) --budget;
   }
   return static_cast<int>(batch.size());
@@ -321,8 +349,9 @@ int main(int argc, char** argv) {
   out.reset();
   curl_global_cleanup();
   std::printf(
-      "%-8s delivered %lld, stale acks %lld, retried %lld, dead %lld, pending %lld, reconnects "
-      "%lld\n",
-      o.channel.c_str(), c.delivered, c.stale, c.retried, c.dead, left, c.reconnects);
+      "%-8s delivered %lld, stale acks %lld, retried %lld, dead %lld, released %lld, lost leases "
+      "%lld, pending %lld, reconnects %lld\n",
+      o.channel.c_str(), c.delivered, c.stale, c.retried, c.dead, c.released, c.lost_leases, left,
+      c.reconnects);
   return c.errors > 0 ? 1 : 0;
 }

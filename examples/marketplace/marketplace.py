@@ -14,8 +14,8 @@ POST /<channel>/listings   {"sku", "qty", "version", "price", "external_id", ...
 GET  /<channel>/listings   {sku: {"qty", "price", "version", "external_id"}}
 GET  /stats                request counts by outcome, and retries that came before the
                            Retry-After they were given
-POST /control              {"fail"|"throttle"|"timeout"|"late"|"retry_after": n, ...} sets
-                           the fault rates from now on
+POST /control              {"fail"|"throttle"|"timeout"|"late"|"retry_after"|"hang_ms"|
+                           "late_ms": n, ...} sets the fault rates and delays from now on
 """
 import argparse
 import json
@@ -150,6 +150,10 @@ def handler_for(market):
                             market.rates[f] = float(body[f])
                     if "retry_after" in body:
                         market.retry_after = int(body["retry_after"])
+                    if "hang_ms" in body:
+                        market.hang_s = float(body["hang_ms"]) / 1000
+                    if "late_ms" in body:
+                        market.late_s = float(body["late_ms"]) / 1000
                 return self.answer(200, {"rates": market.rates, "retry_after": market.retry_after})
             if len(p) != 2 or p[1] != "listings":
                 return self.answer(404, {"error": "not found"})

@@ -11,7 +11,8 @@
    id; timed-out pushes were repeated under the same Idempotency-Key; no retry came before
    the Retry-After it was given; each connector reconnected.
    Before that, a stop in the middle of a batch hands the unpushed messages back (release()):
-   none stays leased, none counts an attempt.
+   none stays leased, none counts an attempt; a lease that would run out during the next push
+   hands the batch back too; an ack of a message taken over meanwhile is a lost lease.
 3. Wakeup: a connector polling every 30 s delivers a change at once (its channel's NOTIFY).
    Polling: a push throttled with nothing changing afterwards (no NOTIFY will come) is
    delivered once its Retry-After ends, by the connector's poll timer.
@@ -19,6 +20,7 @@
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -107,11 +109,8 @@ def stop_connector(proc):
 
 def summary_field(line, name):
     """'amazon delivered 12, stale acks 0, ... reconnects 2' -> the number after name."""
-    words = line.replace(",", "").split()
-    for i, w in enumerate(words):
-        if w == name and i + 1 < len(words):
-            return int(words[i + 1])
-    return None
+    m = re.search(r"\b" + re.escape(name) + r" (\d+)", line)
+    return int(m.group(1)) if m else None
 
 
 def pending(channel=None):
@@ -204,11 +203,38 @@ def stop_mid_batch(port):
           f"rc {rc}, leased/unattempted/all {state}, summary {out!r}, err {err[-300:]!r}")
 
 
+def leases(port):
+    """A lease that would run out during the next push hands the rest of the batch back; an ack
+    of a message taken over meanwhile (its lease failed by someone else) is a lost lease, not
+    an error."""
+    http(port, "/control", {"fail": 0, "throttle": 0, "late": 0, "timeout": 100, "hang_ms": 600})
+    proc = start_connector("amazon", f"http://127.0.0.1:{port}/amazon/listings", "--batch", "50", "--lease", "2")
+    time.sleep(3.5)  # 300 ms a push: each batch hands back what is left after ~1.7 s
+    rc, out, err = stop_connector(proc)
+    leased = psql("SELECT count(*) FROM channel_sync.outbox WHERE channel_id = 'amazon' AND leased_until > now()")
+    check("leases: a batch is handed back before its lease runs out (released), without errors",
+          rc == 0 and (summary_field(out, "released") or 0) > 45 and leased == "0", f"rc {rc}, {out!r}, leased {leased}, {err[-300:]!r}")
+    http(port, "/control", {"timeout": 0, "late": 100, "late_ms": 1000})
+    proc = start_connector("amazon", f"http://127.0.0.1:{port}/amazon/listings", "--batch", "5",
+                           "--lease", "30", "--timeout-ms", "3000")
+    before = http(port, "/stats")["late"]
+    wait_until(lambda: http(port, "/stats")["late"] > before, 10)  # a push is under way
+    psql("SELECT channel_sync.fail(message_id, 'taken over', '0 seconds') FROM channel_sync.outbox"
+         " WHERE channel_id = 'amazon' AND claimed_version IS NOT NULL")
+    time.sleep(1.5)
+    rc, out, err = stop_connector(proc)
+    http(port, "/control", dict(RATES, hang_ms=600, late_ms=30))
+    check("leases: an ack of a message taken over meanwhile counts as a lost lease, and the connector goes on",
+          rc == 0 and (summary_field(out, "lost leases") or 0) >= 1 and (summary_field(out, "delivered") or 0) >= 1,
+          f"rc {rc}, {out!r}, {err[-300:]!r}")
+
+
 def faults(work):
     market, port = start_marketplace(work, *[a for f, r in RATES.items() for a in (f"--{f}", str(r))],
                                      "--hang-ms", "600", "--late-ms", "30")
     try:
         stop_mid_batch(port)
+        leases(port)
         procs = {ch: start_connector(ch, f"http://127.0.0.1:{port}/{ch}/listings") for ch in CHANNELS}
         terminated = 0
         for round_ in range(3):
