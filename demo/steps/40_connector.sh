@@ -89,5 +89,6 @@ SELECT c.channel_id,
   FROM channel_sync.channels c LEFT JOIN channel_sync.outbox o USING (channel_id)
  GROUP BY c.channel_id ORDER BY c.channel_id;
 SQL
+echo "(pending_retry: failed pushes waiting out their backoff, 1 s x 2^(attempts-1); a running connector's poll takes them when they are due)"
 q -At -c "SELECT 'dead letters requeued on etsy: ' || channel_sync.requeue_dead('etsy')"
 q -At -c "SELECT 'verify(): ' || CASE WHEN count(*) = 0 THEN 'no drift, no missing message, all triggers enabled' ELSE count(*) || ' findings' END FROM channel_sync.verify()"
