@@ -203,19 +203,32 @@ void record_failure(pqxx::connection& conn, const options& o, const message& m, 
   if (!o.quiet) std::cout << "  " << verdict << " " << m.sku << ": " << res.error << "\n";
 }
 
-// Hands back the messages of a batch from `from` on, not pushed because of a stop, so they
-// need not wait for their lease to lapse.
-void release_rest(pqxx::connection& conn, const std::vector<message>& batch, size_t from) {
-  pqxx::work tx(conn);
-  for (size_t k = from; k < batch.size(); ++k)
-    tx.exec_params("SELECT channel_sync.release($1)", batch[k].id);
-  tx.commit();
-}
-
-// Whether an ack or fail found the message gone or no longer claimed: its lease lapsed and
-// another connector of the channel took it over (and may have delivered it already).
+// Whether an ack, fail or release found the message gone or no longer claimed: its lease
+// lapsed and another connector of the channel took it over (and may have delivered it).
 bool lost_lease(const pqxx::sql_error& e) {
   return e.sqlstate() == "55000" || e.sqlstate() == "P0002";
+}
+
+// Hands back the messages of a batch from `from` on, not pushed (a stop, or a lease about to
+// run out), so they need not wait for the lease to lapse: one statement, one transaction.
+long long release_rest(pqxx::connection& conn, const std::vector<message>& batch, size_t from) {
+  std::string ids = "{";
+  for (size_t k = from; k < batch.size(); ++k)
+    ids += (k > from ? "," : "") + std::to_string(batch[k].id);
+  ids += "}";
+  try {
+    pqxx::work tx(conn);
+    // a message acknowledged elsewhere meanwhile is gone: skipped, not an error
+    pqxx::result r = tx.exec_params(
+        "SELECT count(*) FILTER (WHERE channel_sync.release(id)) FROM unnest($1::bigint[]) id "
+        "WHERE EXISTS (SELECT 1 FROM channel_sync.outbox o WHERE o.message_id = id)",
+        ids);
+    tx.commit();
+    return r[0][0].as<long long>();
+  } catch (const pqxx::sql_error& e) {
+    if (!lost_lease(e)) throw;
+    return 0;  // one went between the check and the release: the rest waits for its lease
+  }
 }
 
 // Pushes one message and records the outcome.
@@ -248,8 +261,7 @@ int drain_batch(pqxx::connection& conn, const options& o, sink& out, counters& c
     bool lease_too_short =
         k > 0 && clock_type::now() + std::chrono::milliseconds(o.timeout_ms) >= lease_ends;
     if (stop_requested || lease_too_short) {
-      release_rest(conn, batch, k);
-      c.released += static_cast<long long>(batch.size() - k);
+      c.released += release_rest(conn, batch, k);
       break;
     }
     deliver(conn, o, out, batch[k], c);
