@@ -305,7 +305,12 @@ def polling(port):
 
 def main():
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    subprocess.run(["make", "-s", "-C", os.path.dirname(CONNECTOR)], check=True)
+    build = subprocess.run(["make", "-s", "-B", "-C", os.path.dirname(CONNECTOR),
+                            "CXXFLAGS=-std=c++17 -O2 -Wall -Wextra -Werror"], capture_output=True, text=True)
+    check("the example connector builds without warnings (-Wall -Wextra -Werror)", build.returncode == 0,
+          (build.stdout + build.stderr)[-500:])
+    if build.returncode != 0:
+        sys.exit(1)
     setup()
     bad_options()
     with tempfile.TemporaryDirectory() as work:
