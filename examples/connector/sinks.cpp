@@ -163,7 +163,8 @@ class http_sink : public sink {
 std::unique_ptr<sink> make_sink(const std::string& spec, const std::string& channel,
                                 long timeout_ms) {
   if (spec.rfind("file:", 0) == 0) return std::make_unique<file_sink>(spec.substr(5));
-  if (spec.rfind("http://", 0) == 0) return std::make_unique<http_sink>(spec, timeout_ms);
+  if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0)
+    return std::make_unique<http_sink>(spec, timeout_ms);
   if (spec.rfind("sim:", 0) == 0) {
     int f = 0, t = 0, l = 0;
     if (std::sscanf(spec.c_str() + 4, "%d,%d,%d", &f, &t, &l) < 1)
@@ -172,7 +173,7 @@ std::unique_ptr<sink> make_sink(const std::string& spec, const std::string& chan
         f, t, l, static_cast<unsigned>(std::hash<std::string>{}(channel)));
   }
   throw std::runtime_error("unknown sink " + spec +
-                           " (file:PATH, sim:FAIL,TIMEOUT,LATE or http://HOST:PORT/PATH)");
+                           " (file:PATH, sim:FAIL,TIMEOUT,LATE or http[s]://HOST:PORT/PATH)");
 }
 
 }  // namespace connector

@@ -36,7 +36,7 @@ class sink {
 // The message as the JSON object a file line or an HTTP request carries.
 std::string message_json(const std::string& channel, const message& m);
 
-// file:PATH, sim:FAIL_PCT,TIMEOUT_PCT,LATE_PCT or http://HOST:PORT/PATH (timeout_ms: how
+// file:PATH, sim:FAIL_PCT,TIMEOUT_PCT,LATE_PCT or http[s]://HOST:PORT/PATH (timeout_ms: how
 // long an HTTP push may take before it counts as failed). Throws std::runtime_error.
 std::unique_ptr<sink> make_sink(const std::string& spec, const std::string& channel,
                                 long timeout_ms);
