@@ -5,7 +5,7 @@
 // after the message in hand, with the summary.
 //
 //   connector --channel amazon [--sink file:out.jsonl | sim:FAIL_PCT,TIMEOUT_PCT,LATE_PCT |
-//                               http://127.0.0.1:8080/amazon/listings]
+//                               http[s]://127.0.0.1:8080/amazon/listings]
 //             [--timeout-ms 2000] [--batch 100] [--lease 30] [--poll 2] [--retry-in SECONDS]
 //             [--seconds 20] [--max-messages N] [--quiet]
 // --retry-in overrides channel_sync's exponential backoff after a failure (default: use it);
@@ -293,14 +293,19 @@ long long pending(pqxx::connection& conn, const std::string& channel) {
   return r[0][0].as<long long>();
 }
 
+// Drops the session and waits before the next attempt: 100 ms doubling to 5 s.
+void back_off(session& s, std::chrono::milliseconds& backoff) {
+  s.close();
+  std::this_thread::sleep_for(backoff);
+  backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+}
+
 void reconnect_after(const std::exception& e, counters& c, session& s,
                      std::chrono::milliseconds& backoff) {
   ++c.reconnects;
   std::cerr << "connector: connection lost (" << e.what() << "), retrying in " << backoff.count()
             << " ms\n";
-  s.close();
-  std::this_thread::sleep_for(backoff);
-  backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  back_off(s, backoff);
 }
 
 }  // namespace
@@ -347,9 +352,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       ++c.errors;
       std::cerr << "connector: " << e.what() << "\n";
-      s.close();
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      back_off(s, backoff);
     }
   }
   try {

@@ -229,37 +229,13 @@ def leases(port):
           f"rc {rc}, {out!r}, {err[-300:]!r}")
 
 
-def faults(work):
+def against_marketplace(work):
     market, port = start_marketplace(work, *[a for f, r in RATES.items() for a in (f"--{f}", str(r))],
                                      "--hang-ms", "600", "--late-ms", "30")
     try:
         stop_mid_batch(port)
         leases(port)
-        procs = {ch: start_connector(ch, f"http://127.0.0.1:{port}/{ch}/listings") for ch in CHANNELS}
-        terminated = 0
-        for round_ in range(3):
-            change_stock(10)
-            if round_ < 2:
-                terminated += terminate_connector_sessions()
-        drained = wait_until(lambda: pending() == 0, 60)
-        stats = http(port, "/stats")
-        stopped = {ch: stop_connector(p) for ch, p in procs.items()}
-        check("faults: the outbox drains through 503s, 429s, timeouts, late answers and terminated sessions",
-              drained and psql("SELECT count(*) FROM channel_sync.outbox WHERE status = 'dead'") == "0",
-              f"pending {pending()}, stats {stats}")
-        n, wrong = listings_match(port)
-        check(f"faults: the marketplace shows all {n} listings at their target, version, price and alias, all acked",
-              n == len(CHANNELS) * N_SKUS and not wrong, f"{len(wrong)} wrong, e.g. {wrong[:3]}")
-        check("faults: each fault happened, and timed-out pushes were repeated under their Idempotency-Key",
-              all(stats[k] > 0 for k in ("failed", "throttled", "timed_out", "late", "replayed")), str(stats))
-        check("faults: no push came back before the Retry-After it was given",
-              stats["retried_before_retry_after"] == 0, str(stats))
-        lines = {ch: out for ch, (rc, out, err) in stopped.items()}
-        check("faults: each connector reconnected after its session was terminated, and stopped cleanly",
-              terminated >= 2 and all(rc == 0 for rc, _, _ in stopped.values())
-              and all((summary_field(out, "reconnects") or 0) >= 1 for out in lines.values()),
-              f"terminated {terminated}, {stopped}")
-        check("faults: verify() finds no drift", psql("SELECT count(*) FROM channel_sync.verify()") == "0")
+        faults(port)
         wakeup(port)
         polling(port)
     finally:
@@ -267,9 +243,36 @@ def faults(work):
         market.wait()
 
 
+def faults(port):
+    procs = {ch: start_connector(ch, f"http://127.0.0.1:{port}/{ch}/listings") for ch in CHANNELS}
+    terminated = 0
+    for round_ in range(3):
+        change_stock(10)
+        if round_ < 2:
+            terminated += terminate_connector_sessions()
+    drained = wait_until(lambda: pending() == 0, 60)
+    stats = http(port, "/stats")
+    stopped = {ch: stop_connector(p) for ch, p in procs.items()}
+    check("faults: the outbox drains through 503s, 429s, timeouts, late answers and terminated sessions",
+          drained and psql("SELECT count(*) FROM channel_sync.outbox WHERE status = 'dead'") == "0",
+          f"pending {pending()}, stats {stats}")
+    n, wrong = listings_match(port)
+    check(f"faults: the marketplace shows all {n} listings at their target, version, price and alias, all acked",
+          n == len(CHANNELS) * N_SKUS and not wrong, f"{len(wrong)} wrong, e.g. {wrong[:3]}")
+    check("faults: each fault happened, and timed-out pushes were repeated under their Idempotency-Key",
+          all(stats[k] > 0 for k in ("failed", "throttled", "timed_out", "late", "replayed")), str(stats))
+    check("faults: no push came back before the Retry-After it was given",
+          stats["retried_before_retry_after"] == 0, str(stats))
+    check("faults: each connector reconnected after its session was terminated, and stopped cleanly",
+          terminated >= 2 and all(rc == 0 for rc, _, _ in stopped.values())
+          and all((summary_field(out, "reconnects") or 0) >= 1 for _, out, _ in stopped.values()),
+          f"terminated {terminated}, {stopped}")
+    check("faults: verify() finds no drift", psql("SELECT count(*) FROM channel_sync.verify()") == "0")
+
+
 def wakeup(port):
     """A connector that polls only every 30 s delivers a change at once: its channel's NOTIFY
-    woke it (and only its own channel's payload wakes it)."""
+    woke it (the receiver matches its own channel's payload)."""
     http(port, "/control", {"fail": 0, "timeout": 0, "late": 0, "throttle": 0})
     proc = start_connector("amazon", f"http://127.0.0.1:{port}/amazon/listings", "--poll", "30")
     try:
@@ -315,7 +318,7 @@ def main():
     bad_options()
     with tempfile.TemporaryDirectory() as work:
         outage()
-        faults(work)
+        against_marketplace(work)
     psql(f"DROP DATABASE {DB}", db="postgres")
     print(f"# connector: {sum(results)} passed, {len(results) - sum(results)} failed")
 
