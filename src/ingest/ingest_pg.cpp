@@ -22,6 +22,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "ingest/batch_locks_pg.hpp"
 #include "ingest/context_pg.hpp"
 #include "ingest/event.hpp"
 #include "ingest/fingerprint.hpp"
@@ -150,22 +151,16 @@ std::vector<prepared> batch_deliveries(const rows& elems) {
 }
 
 // The outcome of each delivery, in order: runs of consecutive valid order_placed events go
-// set-based, everything else one by one.
+// set-based, everything else one by one, once the batch holds its stock (batch_locks_pg.hpp).
 std::vector<outcome> ingest_deliveries(call_context& cx, const std::vector<prepared>& ready) {
   std::vector<outcome> results(ready.size());
-  auto bulkable = [&](size_t i) {
-    return ready[i].reason.empty() && ready[i].ev->kind == ig::event_kind::order_placed;
-  };
-  for (size_t i = 0; i < ready.size();) {
-    size_t j = i;
-    while (j < ready.size() && bulkable(j)) ++j;
-    if (j - i >= 2) {
-      ingest_order_run(cx, ready, i, j, results);
-      i = j;
-    } else {
-      results[i] = ingest_prepared(cx, ready[i]);
-      ++i;
-    }
+  std::vector<std::pair<size_t, size_t>> steps = batch_steps(ready);
+  lock_batch_stock(cx, ready, steps);
+  for (const auto& [from, to] : steps) {
+    if (to - from >= 2)
+      ingest_order_run(cx, ready, from, to, results);
+    else
+      results[from] = ingest_prepared(cx, ready[from]);
   }
   return results;
 }

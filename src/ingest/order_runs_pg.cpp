@@ -13,6 +13,7 @@ extern "C" {
 #include "common/pg_headers.hpp"
 #include "allocation/targets_pg.hpp"
 #include "ingest/effects_pg.hpp"
+#include "ingest/item_refs_pg.hpp"
 #include "ingest/statements_pg.hpp"
 #include "ingest/writes_pg.hpp"
 
@@ -126,23 +127,9 @@ struct run_plan {
   std::map<std::pair<std::string, std::string>, ig::stock_level> level;
 };
 
-// What the events of a run refer to: their SKUs (whether each is a bundle), aliases and
-// order ids; bundles' components go into cx.components.
-struct run_refs {
-  std::map<std::string, bool> skus;  // sku -> is a bundle
-  std::map<std::string, sku_info> aliases;
+// What the events of a run refer to: their SKUs and aliases (item_refs) and order ids.
+struct run_refs : item_refs {
   std::vector<std::string> order_ids;
-
-  std::optional<sku_info> resolve(const ig::item_ref& item) const {
-    if (item.external) {
-      auto it = aliases.find(item.id);
-      if (it == aliases.end()) return std::nullopt;
-      return it->second;
-    }
-    auto it = skus.find(item.id);
-    if (it == skus.end()) return std::nullopt;
-    return sku_info{item.id, it->second};
-  }
 };
 
 run_plan plan_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
@@ -317,33 +304,13 @@ void correct_placed_orders(const call_context& cx, const run_plan& first, const 
 run_refs read_run_refs(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
                        const std::vector<int64_t>& ids) {
   run_refs refs;
-  std::vector<std::string> sku_ids, ext_ids;
+  std::vector<const ig::item_ref*> items;
   for (size_t i = from; i < to; ++i) {
     if (ids[i - from] == 0) continue;
     refs.order_ids.push_back(all[i].ev->order_id);
-    for (const ig::event_line& l : all[i].ev->lines)
-      (l.item.external ? ext_ids : sku_ids).push_back(l.item.id);
+    for (const ig::event_line& l : all[i].ev->lines) items.push_back(&l.item);
   }
-  if (!sku_ids.empty()) {
-    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
-    for (uint64 k = 0; k < r.count; ++k) refs.skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
-  }
-  if (!ext_ids.empty()) {
-    rows r = run(P_BULK_ALIASES, args().text(cx.channel).datum(text_array(ext_ids)));
-    for (uint64 k = 0; k < r.count; ++k)
-      refs.aliases[r.text(k, 1)] = sku_info{r.text(k, 2), r.text(k, 3) == "bundle"};
-  }
-  std::vector<std::string> bundles;
-  for (const auto& [sku, bundle] : refs.skus)
-    if (bundle && !cx.components.count(sku)) bundles.push_back(sku);
-  for (const auto& [ext, info] : refs.aliases)
-    if (info.bundle && !cx.components.count(info.sku)) bundles.push_back(info.sku);
-  if (!bundles.empty()) {
-    for (const std::string& b : bundles) cx.components[b];  // none found: no components
-    rows r = run(P_BULK_COMPONENTS, args().datum(text_array(bundles)));
-    for (uint64 k = 0; k < r.count; ++k)
-      cx.components[r.text(k, 1)].emplace_back(r.text(k, 2), r.int4(k, 3));
-  }
+  static_cast<item_refs&>(refs) = read_item_refs(cx, items);
   return refs;
 }
 

@@ -156,6 +156,8 @@ const plan_def kPlans[P_COUNT] = {
   {CS_INSERT_LINES("", ""), 9, CS_INSERT_LINES_TYPES},
   {CS_BULK_INSERT_LINES("", ""), 9, CS_BULK_INSERT_LINES_TYPES},
   {CS_ORDER_LINE1("", ""), 10, CS_ORDER_LINE1_TYPES},
+  {"SELECT DISTINCT l.sku, l.location_id FROM channel_sync.order_lines AS l"
+   " WHERE l.channel_id = $1 AND l.order_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
 };
 // clang-format on
 

@@ -62,6 +62,8 @@ enum plan_id {
   P_INSERT_LINES_UNTIMED,
   P_BULK_INSERT_LINES_UNTIMED,
   P_ORDER_LINE1_UNTIMED,
+  // the stock rows the lines of orders of the channel are at (read, not locked)
+  P_BULK_LINE_STOCK,
   P_COUNT
 };
 

@@ -25,15 +25,14 @@ namespace ig = cs::ingest;
 
 namespace {
 
-// The stock of n_skus SKUs at n_locs locations (both in key order, so every caller locks in
-// the same order), each row locked as SELECT ... FOR UPDATE locks it: the latest version, after
-// waiting for a concurrent writer. Direct key lookups. Row k = sku k / n_locs, location
-// k % n_locs; levels: on_hand, reserved, safety_stock per row; found[k] false where there is
-// no row. peeked: where peek_stock_rows found the rows (nullptr: not read before); a row is
-// locked there (following its updates), and looked up by key where it was not found or is
-// gone. Plain C frame.
-void lock_stock_rows(const char* const* skus, int n_skus, const char* const* locs, int n_locs,
-                     int32* levels, bool* found, const ItemPointerData* peeked) {
+// The stock rows (skus[k], locs[k]) for k < n (in key order, so every caller locks in the
+// same order), each locked as SELECT ... FOR UPDATE locks it: the latest version, after
+// waiting for a concurrent writer. Direct key lookups. levels: on_hand, reserved, safety_stock
+// per row (nullptr: not wanted); found[k] false where there is no row. peeked: where
+// peek_stock_rows found the rows (nullptr: not read before); a row is locked there (following
+// its updates), and looked up by key where it was not found or is gone. Plain C frame.
+void lock_stock_rows(const char* const* skus, const char* const* locs, int n, int32* levels,
+                     bool* found, const ItemPointerData* peeked) {
   Relation heap = cs::pg::open_cs_relation("stock", RowShareLock);
   Relation key = cs::pg::open_cs_relation("stock_pkey", RowShareLock);
   if (heap == nullptr || key == nullptr)
@@ -42,13 +41,13 @@ void lock_stock_rows(const char* const* skus, int n_skus, const char* const* loc
                        cs::pg::column_number(heap, "reserved"),
                        cs::pg::column_number(heap, "safety_stock")};
   TupleTableSlot* row = table_slot_create(heap, nullptr);
-  for (int k = 0; k < n_skus * n_locs; ++k) {
+  for (int k = 0; k < n; ++k) {
     CHECK_FOR_INTERRUPTS();
-    Datum keys[2] = {CStringGetTextDatum(skus[k / n_locs]), CStringGetTextDatum(locs[k % n_locs])};
+    Datum keys[2] = {CStringGetTextDatum(skus[k]), CStringGetTextDatum(locs[k])};
     found[k] = peeked != nullptr && ItemPointerIsValid(&peeked[k]) &&
                cs::pg::lock_row_at(heap, &peeked[k], row);
     if (!found[k]) found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
-    for (int j = 0; j < 3 && found[k]; ++j) {
+    for (int j = 0; j < 3 && found[k] && levels != nullptr; ++j) {
       bool isnull = false;
       levels[3 * k + j] = DatumGetInt32(slot_getattr(row, att[j], &isnull));
     }
@@ -181,9 +180,17 @@ std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
   const ItemPointerData* peeked =
       where != nullptr && where->size() == n + 1 ? where->data() : nullptr;
   ItemPointerData* tids = where != nullptr ? where->data() : nullptr;
-  if (how == stock_read::lock)
-    cs::pg::guard([&] { lock_stock_rows(sp, ns, lp, nl, vp, fp, peeked); });
-  else
+  if (how == stock_read::lock) {
+    std::vector<const char*> row_skus(n + 1), row_locs(n + 1);  // the cross product, sku-major
+    for (size_t k = 0; k < n; ++k) {
+      row_skus[k] = sku_names[k / locs.size()];
+      row_locs[k] = loc_names[k % locs.size()];
+    }
+    const char* const* rs = row_skus.data();
+    const char* const* rl = row_locs.data();
+    int nr = static_cast<int>(n);
+    cs::pg::guard([&] { lock_stock_rows(rs, rl, nr, vp, fp, peeked); });
+  } else
     cs::pg::guard([&] { peek_stock_rows(sp, ns, lp, nl, vp, fp, tids); });
   std::vector<std::pair<std::string, ig::stock_level>> out;
   for (size_t k = 0; k < n; ++k) {
@@ -196,6 +203,23 @@ std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     out.emplace_back(skus[k / locs.size()], l);
   }
   return out;
+}
+
+void lock_stock_pairs(std::vector<std::pair<std::string, std::string>> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  if (pairs.empty()) return;
+  std::vector<const char*> skus, locs;
+  for (const auto& [sku, loc] : pairs) {
+    skus.push_back(sku.c_str());
+    locs.push_back(loc.c_str());
+  }
+  std::unique_ptr<bool[]> found(new bool[pairs.size()]);
+  const char* const* sp = skus.data();
+  const char* const* lp = locs.data();
+  int n = static_cast<int>(pairs.size());
+  bool* fp = found.get();
+  cs::pg::guard([&] { lock_stock_rows(sp, lp, n, nullptr, fp, nullptr); });
 }
 
 namespace {

@@ -36,6 +36,9 @@ std::vector<std::pair<std::string, cs::ingest::stock_level>> lock_stock(
     const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list,
     stock_read how = stock_read::lock, std::vector<ItemPointerData>* where = nullptr);
 
+// The stock rows at pairs of (sku, location) that exist, locked FOR UPDATE in key order.
+void lock_stock_pairs(std::vector<std::pair<std::string, std::string>> pairs);
+
 // Changes to stock, summed per (sku, location): on_hand and reserved deltas.
 struct stock_changes {
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> by_key;

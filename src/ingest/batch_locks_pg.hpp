@@ -1,0 +1,27 @@
+// The stock locks of an ingest_batch() call. A batch applies its steps one after the other --
+// each run of consecutive order_placed events set-based, each other event alone -- and each
+// step locks the stock rows it changes in key order. Two batches whose steps lock shared rows
+// in other orders (a connector's orders interleaved with its adjustments, another's with its
+// cancellations) would deadlock; so a batch of more than one step that touches stock first
+// locks, in key order, every stock row any of its events may lock, before it applies anything.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "ingest/context_pg.hpp"
+#include "ingest/keys_pg.hpp"
+
+namespace cs::ingest::glue {
+
+// The steps of a batch, in order: [from, to) each, a run of two or more consecutive valid
+// order_placed events or a single event.
+std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& ready);
+
+// Locks the stock rows the batch's events may lock (every step's) when more than one step
+// touches stock; else nothing: one step locks its rows in key order by itself.
+void lock_batch_stock(call_context& cx, const std::vector<prepared>& ready,
+                      const std::vector<std::pair<size_t, size_t>>& steps);
+
+}  // namespace cs::ingest::glue
