@@ -289,7 +289,7 @@ static bool has_other_checks(Relation rel, const char* const* names, int n) {
 
 // Which AFTER ROW UPDATE triggers rel fires (see row_updater), and its foreign keys' columns.
 static void find_after_row_triggers(Relation rel, row_updater* u) {
-  u->after_row_triggers = u->foreign_key_checks = false;
+  u->after_row_triggers = u->foreign_key_checks = u->deferrable_checks = false;
   u->foreign_key_columns = nullptr;
   TriggerDesc* td = rel->trigdesc;
   for (int i = 0; td != nullptr && td->trig_update_after_row && i < td->numtriggers; ++i) {
@@ -299,6 +299,7 @@ static void find_after_row_triggers(Relation rel, row_updater* u) {
       continue;
     bool& kind = t.tgfoid == F_RI_FKEY_CHECK_UPD ? u->foreign_key_checks : u->after_row_triggers;
     kind = true;
+    if (t.tgfoid == F_RI_FKEY_CHECK_UPD && t.tgdeferrable) u->deferrable_checks = true;
   }
   if (!u->foreign_key_checks) return;
   ListCell* lc;
@@ -309,15 +310,21 @@ static void find_after_row_triggers(Relation rel, row_updater* u) {
   }
 }
 
-// Whether an update of found to next needs its foreign keys checked, as
-// RI_FKey_fk_upd_check_required decides: when this transaction wrote the row (the check its
-// insert queued will not see it; unless the caller inserted it with none queued and its
-// references locked), or a referencing column changes.
+// Whether an update of found to next needs its foreign keys checked: when a referencing
+// column changes, or when this transaction wrote the row and the check its insert queued may
+// not have run yet (it would not see the row once updated; unless the caller inserted it with
+// none queued and its references locked). RI_FKey_fk_upd_check_required checks every row this
+// transaction wrote, as it cannot tell whether that check ran. Here it can: a check that is
+// not deferrable runs at the end of the inserting statement, before any later statement and
+// before the statement triggers of its own (which is where channel_sync updates rows in place),
+// so a row written by this transaction whose referencing columns keep their values needs no
+// second check -- a row updated again and again in one transaction (a bundle's listing
+// re-targeted by each of its components' changes, say) no longer runs one per update.
 static bool foreign_keys_to_check(const row_updater* u) {
   bool isnull = false;
   Datum xmin = slot_getsysattr(u->found, MinTransactionIdAttributeNumber, &isnull);
   if ((isnull || TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin))) &&
-      !u->references_locked)
+      !u->references_locked && u->deferrable_checks)
     return true;
   TupleDesc desc = RelationGetDescr(u->rel);
   for (int att = -1; (att = bms_next_member(u->foreign_key_columns, att)) >= 0;) {

@@ -86,8 +86,9 @@ struct row_updater {
   // caller holds its lock (truncating takes ACCESS EXCLUSIVE), only grow
   BlockNumber nblocks;
   // AFTER ROW UPDATE triggers: whether any is not PostgreSQL's check of one of the table's
-  // foreign keys (then they all fire), and whether there are such checks
-  bool after_row_triggers, foreign_key_checks;
+  // foreign keys (then they all fire), whether there are such checks, and whether any of
+  // them is deferrable (as channel_sync never declares one, but a DBA may alter it)
+  bool after_row_triggers, foreign_key_checks, deferrable_checks;
   Bitmapset* foreign_key_columns;  // the columns those checks compare
   // set by a caller whose rows were inserted by itself without queuing foreign-key checks,
   // having locked the rows they reference (row_inserter): such a row needs no check either
