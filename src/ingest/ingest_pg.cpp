@@ -30,6 +30,7 @@ extern "C" {
 #include "ingest/order_runs_pg.hpp"
 #include "ingest/effects_pg.hpp"
 #include "ingest/statements_pg.hpp"
+#include "ingest/writes_pg.hpp"
 
 namespace {
 
@@ -156,12 +157,15 @@ std::vector<outcome> ingest_deliveries(call_context& cx, const std::vector<prepa
   std::vector<outcome> results(ready.size());
   std::vector<std::pair<size_t, size_t>> steps = batch_steps(ready);
   lock_batch_stock(cx, ready, steps);
+  std::optional<deferred_retargets> retargets;
+  if (steps.size() > 1) retargets.emplace();
   for (const auto& [from, to] : steps) {
     if (to - from >= 2)
       ingest_order_run(cx, ready, from, to, results);
     else
       results[from] = ingest_prepared(cx, ready[from]);
   }
+  if (retargets) retargets->run();
   return results;
 }
 

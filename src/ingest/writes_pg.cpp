@@ -252,6 +252,9 @@ void write_stock_sql(const std::vector<std::string>& skus, const std::vector<std
       args().datum(text_array(ms)).datum(text_array(ml)).datum(int_array(mh)).datum(int_array(mr)));
 }
 
+// The SKUs a deferred_retargets in scope collects, or nullptr.
+std::vector<std::string>* collecting_retargets = nullptr;
+
 // Lends the caller's locked stock rows to the re-targets run meanwhile (use_locked_stock).
 struct locked_stock_scope {
   explicit locked_stock_scope(const std::vector<cs::allocation::locked_stock_row>* rows) {
@@ -289,7 +292,9 @@ bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<
     sql_dh.push_back(dh[k]);
     sql_dr.push_back(dr[k]);
   }
-  {
+  if (collecting_retargets != nullptr) {
+    collecting_retargets->insert(collecting_retargets->end(), changed.begin(), changed.end());
+  } else {
     locked_stock_scope scope(locked);
     cs::propagation::retarget_changed_stock(changed);
   }
@@ -298,6 +303,20 @@ bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<
 }
 
 }  // namespace
+
+deferred_retargets::deferred_retargets() {
+  collecting_retargets = &skus_;
+}
+
+deferred_retargets::~deferred_retargets() {
+  collecting_retargets = nullptr;
+}
+
+void deferred_retargets::run() {
+  collecting_retargets = nullptr;
+  std::vector<std::string> skus = sorted_distinct(std::move(skus_));
+  if (!skus.empty()) cs::propagation::retarget_changed_stock(skus);
+}
 
 // Writes stock changes: in place where it can (write_stock_direct), else with SQL.
 void write_stock(const stock_changes& c,

@@ -55,6 +55,22 @@ struct stock_changes {
 void write_stock(const stock_changes& c,
                  const std::vector<cs::allocation::locked_stock_row>* locked = nullptr);
 
+// While one is in scope, the SKUs whose stock write_stock changes in place are collected
+// instead of re-targeted at each write, and run() re-targets them all at once (one set
+// re-target in place of one per step: ingest_batch's steps). Leaving the scope without run()
+// forgets them (the call is failing).
+class deferred_retargets {
+ public:
+  deferred_retargets();
+  ~deferred_retargets();
+  deferred_retargets(const deferred_retargets&) = delete;
+  deferred_retargets& operator=(const deferred_retargets&) = delete;
+  void run();
+
+ private:
+  std::vector<std::string> skus_;
+};
+
 // An order to place and its lines, for place_orders_direct().
 struct order_to_place {
   std::string order_id;
