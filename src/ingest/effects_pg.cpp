@@ -376,7 +376,16 @@ effect apply_count(const event_call& c) {
     return effect{"stale", "a later count of " + quote(*sku) + " at " + quote(c.ev->location_id) +
                                " was already applied" + by};
   }
-  run(P_STOCK_SET, args().text(*sku).text(c.ev->location_id).int4(c.ev->on_hand));
+  // written as every other event's change is (in place where it can, re-targeted with the
+  // call's others); a row not there yet is inserted with SQL
+  auto levels = lock_stock({*sku}, {c.ev->location_id});
+  if (levels.empty()) {
+    run(P_STOCK_SET, args().text(*sku).text(c.ev->location_id).int4(c.ev->on_hand));
+    return {};
+  }
+  stock_changes changes;
+  changes.add(*sku, c.ev->location_id, int64_t{c.ev->on_hand} - levels.front().second.on_hand, 0);
+  write_stock(changes);
   return {};
 }
 
