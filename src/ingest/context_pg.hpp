@@ -33,6 +33,7 @@ struct call_context {
   std::string channel;
   std::optional<std::vector<std::string>> feeding;
   std::map<std::string, std::vector<std::pair<std::string, int32_t>>> components;
+  std::optional<bool> order_changes_direct;  // orders and order_lines written in place
 };
 
 // A resolved SKU.

@@ -18,6 +18,7 @@ extern "C" {
 #include "executor/tuptable.h"
 }
 #include "common/table_access_pg.hpp"
+#include "ingest/own_tables_pg.hpp"
 #include "propagation/stock_writes_pg.hpp"
 
 #include <cstdlib>
@@ -28,37 +29,6 @@ namespace cs::ingest::pg {
 namespace {
 
 namespace cpg = cs::pg;
-
-constexpr const char* kOrderColumns[] = {"channel_id", "order_id",   "state",   "oversold",
-                                         "placed_at",  "updated_at", "event_id"};
-constexpr const char* kLineColumns[] = {
-    "channel_id",  "order_id",      "line_no",      "sku",      "location_id",    "qty",
-    "qty_shipped", "qty_cancelled", "qty_returned", "sold_sku", "units_per_sold", "placed_at"};
-constexpr const char* kEventColumns[] = {
-    "event_id",    "channel_id",  "idempotency_key", "event_type", "payload",        "occurred_at",
-    "received_at", "fingerprint", "status",          "detail",     "first_event_id", "duplicates"};
-// the foreign keys whose checks this file makes (lock_references, or rows this transaction
-// inserted or holds)
-constexpr const char* kEventKeys[] = {"events_channel_id_fkey"};
-constexpr const char* kOrderKeys[] = {"orders_channel_id_fkey", "orders_event_id_fkey"};
-constexpr const char* kLineKeys[] = {"order_lines_sku_fkey", "order_lines_location_id_fkey",
-                                     "order_lines_channel_id_order_id_fkey"};
-constexpr const char* kEventChecks[] = {"idempotency_key_format", "event_status_known"};
-constexpr const char* kOrderChecks[] = {"order_id_format", "order_state_known"};
-constexpr const char* kLineChecks[] = {"order_line_qty_positive", "qty_shipped_range",
-                                       "qty_cancelled_range",     "qty_returned_range",
-                                       "units_per_sold_positive", "line_not_overdrawn"};
-// channel_sync's definitions: columns, foreign keys, CHECK constraints
-template <typename T, size_t N>
-constexpr int count(const T (&)[N]) {
-  return static_cast<int>(N);
-}
-const cpg::own_definition kEvents{kEventColumns,     count(kEventColumns), kEventKeys,
-                                  count(kEventKeys), kEventChecks,         count(kEventChecks)};
-const cpg::own_definition kOrders{kOrderColumns,     count(kOrderColumns), kOrderKeys,
-                                  count(kOrderKeys), kOrderChecks,         count(kOrderChecks)};
-const cpg::own_definition kLines{kLineColumns,     count(kLineColumns), kLineKeys,
-                                 count(kLineKeys), kLineChecks,         count(kLineChecks)};
 
 // Locks the row of channel_sync.<table> whose one-column key is key FOR KEY SHARE, as the
 // foreign-key check of `constraint` on `from` would; its error when there is none.

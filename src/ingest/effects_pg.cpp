@@ -12,6 +12,7 @@ extern "C" {
 }
 #include "common/pg_headers.hpp"
 #include "common/table_access_pg.hpp"
+#include "ingest/order_changes_pg.hpp"
 #include "ingest/statements_pg.hpp"
 #include "ingest/writes_pg.hpp"
 
@@ -190,9 +191,47 @@ effect apply_order_placed(const event_call& c) {
   return e;
 }
 
+// Whether this call writes orders and their lines in place (order_changes_pg.hpp).
+bool order_changes_direct(call_context& cx) {
+  if (!cx.order_changes_direct)
+    cx.order_changes_direct = guard([] { return cs::ingest::pg::order_changes_direct(); });
+  return *cx.order_changes_direct;
+}
+
+// The order's state, the order locked; nullopt when the channel has no such order.
+std::optional<std::string> lock_order(call_context& cx, const std::string& order_id) {
+  if (!order_changes_direct(cx)) {
+    rows o = run(P_ORDER, args().text(cx.channel).text(order_id));
+    if (o.count == 0) return std::nullopt;
+    return o.text(0, 1);
+  }
+  const char* channel = cx.channel.c_str();
+  const char* id = order_id.c_str();
+  const char* state = guard([&] { return cs::ingest::pg::lock_order(channel, id); });
+  if (state == nullptr) return std::nullopt;
+  return std::string(state);
+}
+
+std::vector<ig::order_line> lock_lines_direct(const std::string& channel,
+                                              const std::string& order_id) {
+  const char* ch = channel.c_str();
+  const char* id = order_id.c_str();
+  cs::ingest::pg::locked_line* rows = nullptr;
+  int n = 0;
+  guard([&] { cs::ingest::pg::lock_order_lines(ch, id, &rows, &n); });
+  std::vector<ig::order_line> lines;
+  for (int i = 0; i < n; ++i) {
+    const cs::ingest::pg::locked_line& r = rows[i];
+    lines.push_back(ig::order_line{r.line_no, r.sku, r.location_id, r.sold_sku, r.units_per_sold,
+                                   r.qty, r.shipped, r.cancelled, r.returned});
+  }
+  return lines;
+}
+
 // The order's lines, locked.
-std::vector<ig::order_line> lock_lines(const std::string& channel, const std::string& order_id) {
-  rows r = run(P_LINES, args().text(channel).text(order_id));
+std::vector<ig::order_line> lock_lines(call_context& cx, const std::string& order_id) {
+  if (order_changes_direct(cx)) return lock_lines_direct(cx.channel, order_id);
+  rows r = run(P_LINES, args().text(cx.channel).text(order_id));
   std::vector<ig::order_line> lines;
   for (uint64 i = 0; i < r.count; ++i) {
     ig::order_line l;
@@ -210,19 +249,41 @@ std::vector<ig::order_line> lock_lines(const std::string& channel, const std::st
   return lines;
 }
 
+// Writes the lines' deltas and the order's new state in place.
+void write_lines_direct(const event_call& c, const std::string& order_id,
+                        const std::vector<cs::ingest::pg::line_delta>& deltas,
+                        const std::string& state) {
+  const char* ch = c.cx->channel.c_str();
+  const char* id = order_id.c_str();
+  const cs::ingest::pg::line_delta* d = deltas.data();
+  int n = static_cast<int>(deltas.size());
+  const char* st = state.c_str();
+  TimestampTz at = c.occurred_at;
+  guard([&] { cs::ingest::pg::write_order_change(ch, id, d, n, st, at); });
+}
+
 // Writes line deltas for op and the order's new state.
 void write_lines(const event_call& c, const std::string& order_id, ig::line_op op,
                  std::vector<ig::order_line>& lines, const std::vector<int32_t>& delta) {
-  std::vector<int32_t> nos, s, cc, r;
+  std::vector<cs::ingest::pg::line_delta> deltas;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (delta[i] == 0) continue;
-    nos.push_back(lines[i].line_no);
-    s.push_back(op == ig::line_op::ship ? delta[i] : 0);
-    cc.push_back(op == ig::line_op::cancel ? delta[i] : 0);
-    r.push_back(op == ig::line_op::ret ? delta[i] : 0);
-    if (op == ig::line_op::ship) lines[i].shipped += delta[i];
-    if (op == ig::line_op::cancel) lines[i].cancelled += delta[i];
-    if (op == ig::line_op::ret) lines[i].returned += delta[i];
+    int32_t s = op == ig::line_op::ship ? delta[i] : 0;
+    int32_t cc = op == ig::line_op::cancel ? delta[i] : 0;
+    int32_t r = op == ig::line_op::ret ? delta[i] : 0;
+    deltas.push_back({lines[i].line_no, s, cc, r});
+    lines[i].shipped += s;
+    lines[i].cancelled += cc;
+    lines[i].returned += r;
+  }
+  std::string state = ig::order_state_name(ig::derive_state(lines));
+  if (order_changes_direct(*c.cx)) return write_lines_direct(c, order_id, deltas, state);
+  std::vector<int32_t> nos, s, cc, r;
+  for (const cs::ingest::pg::line_delta& d : deltas) {
+    nos.push_back(d.line_no);
+    s.push_back(d.shipped);
+    cc.push_back(d.cancelled);
+    r.push_back(d.returned);
   }
   run(P_LINES_UPDATE, args()
                           .text(c.cx->channel)
@@ -231,21 +292,17 @@ void write_lines(const event_call& c, const std::string& order_id, ig::line_op o
                           .datum(int_array(s))
                           .datum(int_array(cc))
                           .datum(int_array(r)));
-  run(P_ORDER_UPDATE, args()
-                          .text(c.cx->channel)
-                          .text(order_id)
-                          .text(ig::order_state_name(ig::derive_state(lines)))
-                          .ts(c.occurred_at));
+  run(P_ORDER_UPDATE, args().text(c.cx->channel).text(order_id).text(state).ts(c.occurred_at));
 }
 
 // order_cancelled and order_shipped: release or ship the order's (or the given lines') units.
 effect apply_order_change(const event_call& c, ig::line_op op) {
   call_context& cx = *c.cx;
   const ig::event& ev = *c.ev;
-  rows o = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
-  if (o.count == 0)
+  std::optional<std::string> state = lock_order(cx, ev.order_id);
+  if (!state)
     return rejected("order " + quote(ev.order_id) + " not found on channel " + quote(cx.channel));
-  std::string why = ig::check_transition(ev.order_id, ig::parse_order_state(o.text(0, 1)), op);
+  std::string why = ig::check_transition(ev.order_id, ig::parse_order_state(*state), op);
   if (!why.empty()) return rejected(why);
   std::vector<ig::sold_request> requests;
   for (size_t i = 0; i < ev.lines.size(); ++i) {
@@ -254,7 +311,7 @@ effect apply_order_change(const event_call& c, ig::line_op op) {
       return rejected("line " + std::to_string(i + 1) + ": " + unknown_item(cx, ev.lines[i].item));
     requests.push_back({s->sku, ev.lines[i].qty});
   }
-  std::vector<ig::order_line> lines = lock_lines(cx.channel, ev.order_id);
+  std::vector<ig::order_line> lines = lock_lines(cx, ev.order_id);
   std::vector<int32_t> delta;
   why = ig::plan_line_op(op, ev.order_id, lines, requests, delta);
   if (!why.empty()) return rejected(why);
@@ -308,13 +365,13 @@ effect apply_return(const event_call& c) {
     write_stock(changes);
     return {};
   }
-  rows o = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
-  if (o.count == 0)
+  std::optional<std::string> state = lock_order(cx, ev.order_id);
+  if (!state)
     return rejected("order " + quote(ev.order_id) + " not found on channel " + quote(cx.channel));
   std::string why =
-      ig::check_transition(ev.order_id, ig::parse_order_state(o.text(0, 1)), ig::line_op::ret);
+      ig::check_transition(ev.order_id, ig::parse_order_state(*state), ig::line_op::ret);
   if (!why.empty()) return rejected(why);
-  std::vector<ig::order_line> lines = lock_lines(cx.channel, ev.order_id);
+  std::vector<ig::order_line> lines = lock_lines(cx, ev.order_id);
   std::vector<int32_t> delta;
   why = ig::plan_line_op(ig::line_op::ret, ev.order_id, lines, {{s->sku, ev.qty}}, delta);
   if (!why.empty()) return rejected(why);
