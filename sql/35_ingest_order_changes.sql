@@ -90,3 +90,8 @@ SELECT ev('r6b', 'return_received', '{"order_id": "O6", "sku": "TEE", "qty": 1, 
 SELECT * FROM order_log;
 SELECT * FROM lines WHERE order_id = 'O6';
 DROP TRIGGER log_orders ON channel_sync.orders;
+-- the targets equal a full recompute after every path above
+SELECT check_name, channel_id, sku FROM channel_sync.verify();
+DROP VIEW lines, levels;
+DROP TABLE line_log, order_log;
+DROP FUNCTION ev(text, text, jsonb, timestamptz), log_line(), log_orders();

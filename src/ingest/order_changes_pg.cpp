@@ -43,23 +43,24 @@ char* text_at(TupleTableSlot* slot, AttrNumber att) {
 
 // Column numbers of order_lines.
 struct line_columns {
-  AttrNumber line_no, sku, location_id, sold_sku, units_per_sold, qty, shipped, cancelled,
-      returned;
+  AttrNumber line_no, sku, location_id, sold_sku, units_per_sold, qty, shipped, cancelled, returned;
 };
 
 line_columns find_line_columns(Relation rel) {
-  return {cpg::column_number(rel, "line_no"),       cpg::column_number(rel, "sku"),
-          cpg::column_number(rel, "location_id"),   cpg::column_number(rel, "sold_sku"),
+  return {cpg::column_number(rel, "line_no"),        cpg::column_number(rel, "sku"),
+          cpg::column_number(rel, "location_id"),    cpg::column_number(rel, "sold_sku"),
           cpg::column_number(rel, "units_per_sold"), cpg::column_number(rel, "qty"),
-          cpg::column_number(rel, "qty_shipped"),   cpg::column_number(rel, "qty_cancelled"),
+          cpg::column_number(rel, "qty_shipped"),    cpg::column_number(rel, "qty_cancelled"),
           cpg::column_number(rel, "qty_returned")};
 }
 
 locked_line read_line(TupleTableSlot* slot, const line_columns& c) {
   slot_getallattrs(slot);
-  return {int4_at(slot, c.line_no),   text_at(slot, c.sku),       text_at(slot, c.location_id),
-          text_at(slot, c.sold_sku),  int4_at(slot, c.units_per_sold), int4_at(slot, c.qty),
-          int4_at(slot, c.shipped),   int4_at(slot, c.cancelled), int4_at(slot, c.returned)};
+  return {int4_at(slot, c.line_no),        text_at(slot, c.sku),
+          text_at(slot, c.location_id),    text_at(slot, c.sold_sku),
+          int4_at(slot, c.units_per_sold), int4_at(slot, c.qty),
+          int4_at(slot, c.shipped),        int4_at(slot, c.cancelled),
+          int4_at(slot, c.returned)};
 }
 
 // Sets column att of the next image of u to value.
@@ -164,8 +165,8 @@ void lock_order_lines(const char* channel, const char* order_id, locked_line** o
   *n = locked;
 }
 
-void write_order_change(const char* channel, const char* order_id, const line_delta* deltas,
-                        int n, const char* state, TimestampTz at) {
+void write_order_change(const char* channel, const char* order_id, const line_delta* deltas, int n,
+                        const char* state, TimestampTz at) {
   CommandCounterIncrement();  // rows this call wrote (or locked) are visible to the updaters
   write_lines(channel, order_id, deltas, n);
   write_order(channel, order_id, state, at);

@@ -42,7 +42,7 @@ struct line_delta {
 
 // Adds the deltas to the order's (locked) lines and sets its state, and updated_at to the
 // later of updated_at and at.
-void write_order_change(const char* channel, const char* order_id, const line_delta* deltas,
-                        int n, const char* state, TimestampTz at);
+void write_order_change(const char* channel, const char* order_id, const line_delta* deltas, int n,
+                        const char* state, TimestampTz at);
 
 }  // namespace cs::ingest::pg

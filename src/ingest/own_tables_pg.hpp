@@ -40,7 +40,8 @@ inline const cs::pg::own_definition kEvents{kEventColumns, count(kEventColumns),
 inline const cs::pg::own_definition kOrders{kOrderColumns, count(kOrderColumns),
                                             kOrderKeys,    count(kOrderKeys),
                                             kOrderChecks,  count(kOrderChecks)};
-inline const cs::pg::own_definition kLines{kLineColumns, count(kLineColumns), kLineKeys,
-                                           count(kLineKeys), kLineChecks,     count(kLineChecks)};
+inline const cs::pg::own_definition kLines{kLineColumns, count(kLineColumns),
+                                           kLineKeys,    count(kLineKeys),
+                                           kLineChecks,  count(kLineChecks)};
 
 }  // namespace cs::ingest::pg
