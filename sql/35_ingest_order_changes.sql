@@ -90,8 +90,37 @@ SELECT ev('r6b', 'return_received', '{"order_id": "O6", "sku": "TEE", "qty": 1, 
 SELECT * FROM order_log;
 SELECT * FROM lines WHERE order_id = 'O6';
 DROP TRIGGER log_orders ON channel_sync.orders;
+-- a DBA's stored generated columns stay current through the in-place writes (stock, lines,
+-- listings), and an UPDATE OF trigger fires for the columns a write changes, as with SQL
+ALTER TABLE channel_sync.stock ADD COLUMN free int GENERATED ALWAYS AS (on_hand - reserved) STORED;
+ALTER TABLE channel_sync.order_lines ADD COLUMN open_qty int GENERATED ALWAYS AS (qty - qty_shipped - qty_cancelled) STORED;
+ALTER TABLE channel_sync.listings ADD COLUMN qty_twice int GENERATED ALWAYS AS (target_qty * 2) STORED;
+CREATE TABLE column_log (what text);
+CREATE FUNCTION log_column() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.column_log VALUES (TG_NAME || ' line ' || NEW.line_no);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER of_cancelled BEFORE UPDATE OF qty_cancelled ON channel_sync.order_lines FOR EACH ROW EXECUTE FUNCTION log_column();
+CREATE TRIGGER of_shipped BEFORE UPDATE OF qty_shipped ON channel_sync.order_lines FOR EACH ROW EXECUTE FUNCTION log_column();
+SELECT ev('p7', 'order_placed', '{"order_id": "O7", "lines": [{"sku": "TEE", "qty": 3}, {"sku": "CAP", "qty": 2}]}', '2024-05-05 10:00+00');
+SELECT ev('c7', 'order_cancelled', '{"order_id": "O7", "lines": [{"sku": "TEE", "qty": 1}]}', '2024-05-05 11:00+00');
+SELECT ev('a7', 'stock_adjusted', '{"sku": "CAP", "location_id": "wh1", "delta": 5, "reason": "po"}', '2024-05-05 11:30+00');
+SELECT count(*) AS stale_free FROM channel_sync.stock WHERE free <> on_hand - reserved;
+SELECT line_no, qty, qty_cancelled, open_qty FROM channel_sync.order_lines WHERE order_id = 'O7' ORDER BY 1;
+SELECT count(*) AS stale_listings FROM channel_sync.listings WHERE qty_twice <> target_qty * 2;
+SELECT * FROM column_log;
+SELECT ev('s7', 'order_shipped', '{"order_id": "O7"}', '2024-05-05 12:00+00');
+SELECT line_no, qty_shipped, open_qty FROM channel_sync.order_lines WHERE order_id = 'O7' ORDER BY 1;
+SELECT * FROM column_log;
+SELECT count(*) AS stale_free FROM channel_sync.stock WHERE free <> on_hand - reserved;
+DROP TRIGGER of_cancelled ON channel_sync.order_lines;
+DROP TRIGGER of_shipped ON channel_sync.order_lines;
+ALTER TABLE channel_sync.stock DROP COLUMN free;
+ALTER TABLE channel_sync.order_lines DROP COLUMN open_qty;
+ALTER TABLE channel_sync.listings DROP COLUMN qty_twice;
 -- the targets equal a full recompute after every path above
 SELECT check_name, channel_id, sku FROM channel_sync.verify();
 DROP VIEW lines, levels;
-DROP TABLE line_log, order_log;
-DROP FUNCTION ev(text, text, jsonb, timestamptz), log_line(), log_orders();
+DROP TABLE line_log, order_log, column_log;
+DROP FUNCTION ev(text, text, jsonb, timestamptz), log_line(), log_orders(), log_column();

@@ -10,6 +10,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "executor/nodeModifyTable.h"
 #include "catalog/pg_trigger.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -338,6 +339,53 @@ static bool foreign_keys_to_check(const row_updater* u) {
   return false;
 }
 
+// Whether an UPDATE trigger of the table fires only for some columns (UPDATE OF ...).
+static bool has_column_triggers(Relation rel) {
+  const TriggerDesc* td = rel->trigdesc;
+  for (int k = 0; td != nullptr && k < td->numtriggers; ++k)
+    if (TRIGGER_FOR_UPDATE(td->triggers[k].tgtype) && td->triggers[k].tgnattr > 0) return true;
+  return false;
+}
+
+// Every user column of rel, as an UPDATE's updatedCols lists them.
+static Bitmapset* all_columns(Relation rel) {
+  Bitmapset* cols = nullptr;
+  TupleDesc desc = RelationGetDescr(rel);
+  for (int i = 0; i < desc->natts; ++i)
+    if (!TupleDescAttr(desc, i)->attisdropped)
+      cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+  return cols;
+}
+
+// The columns whose value differs between the row found and its next image.
+static Bitmapset* changed_columns(const row_updater* u) {
+  Bitmapset* cols = nullptr;
+  TupleDesc desc = RelationGetDescr(u->rel);
+  for (int i = 0; i < desc->natts; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    bool was_null = u->found->tts_isnull[i], is_null = u->next->tts_isnull[i];
+    bool same = was_null == is_null &&
+                (is_null || datumIsEqual(u->found->tts_values[i], u->next->tts_values[i],
+                                         att->attbyval, att->attlen));
+    if (!att->attisdropped && !same)
+      cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+  }
+  return cols;
+}
+
+// Stored generated columns are computed from every column (built once: an UPDATE builds
+// them from its SET list), so a write through the updater keeps them current.
+static void prepare_generated(row_updater* u) {
+  TupleConstr* constr = u->rel->rd_att->constr;
+  u->generated = constr != nullptr && constr->has_generated_stored;
+  u->column_triggers = has_column_triggers(u->rel);
+  if (!u->generated) return;
+  RangeTblEntry* rte = exec_rt_fetch(1, u->estate);
+  rte->updatedCols = all_columns(u->rel);
+  ExecInitStoredGenerated(u->rri, u->estate, CMD_UPDATE);
+  rte->updatedCols = nullptr;
+}
+
 void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* const* own_checks,
                       int n) {
   u->rel = rel;
@@ -353,6 +401,7 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* c
   EvalPlanQualInit(&u->epq, u->estate, nullptr, NIL, -1);
   u->found = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), table_slot_callbacks(rel));
   u->next = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+  prepare_generated(u);
   AfterTriggerBeginQuery();
 }
 
@@ -399,9 +448,15 @@ update_result row_updater_update(row_updater* u) {
   ResultRelInfo* rri = u->rri;
   EState* estate = u->estate;
   CheckCmdReplicaIdentity(u->rel, CMD_UPDATE);
+  if (u->column_triggers) {
+    RangeTblEntry* rte = exec_rt_fetch(1, estate);
+    bms_free(rte->updatedCols);
+    rte->updatedCols = changed_columns(u);
+  }
   if (rri->ri_TrigDesc != nullptr && rri->ri_TrigDesc->trig_update_before_row &&
       !ExecBRUpdateTriggers(estate, &u->epq, rri, tid, nullptr, next, nullptr))
     return update_result::skipped_by_trigger;
+  if (u->generated) ExecComputeStoredGenerated(rri, estate, next, CMD_UPDATE);
   if (u->check) ExecConstraints(rri, next, estate);
   // no after-row event when foreign-key checks are the only triggers and would pass it by
   bool after_row = u->after_row_triggers || (u->foreign_key_checks && foreign_keys_to_check(u));

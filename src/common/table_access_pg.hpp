@@ -94,6 +94,10 @@ struct row_updater {
   // having locked the rows they reference (row_inserter): such a row needs no check either
   // while its referencing columns keep their values
   bool references_locked;
+  // the table has stored generated columns (recomputed on every write) or column-specific
+  // UPDATE triggers (told, as an UPDATE's SET list would tell them, which columns a write
+  // changes)
+  bool generated, column_triggers;
 };
 
 // own_checks[0..n): the CHECK constraints channel_sync itself defines on the table. The
