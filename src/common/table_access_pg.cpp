@@ -378,7 +378,6 @@ static Bitmapset* changed_columns(const row_updater* u) {
 static void prepare_generated(row_updater* u) {
   TupleConstr* constr = u->rel->rd_att->constr;
   u->generated = constr != nullptr && constr->has_generated_stored;
-  u->column_triggers = has_column_triggers(u->rel);
   if (!u->generated) return;
   RangeTblEntry* rte = exec_rt_fetch(1, u->estate);
   rte->updatedCols = all_columns(u->rel);
@@ -402,6 +401,7 @@ void row_updater_open(row_updater* u, Relation rel, Oid key_index, const char* c
   u->found = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), table_slot_callbacks(rel));
   u->next = ExecInitExtraTupleSlot(u->estate, RelationGetDescr(rel), &TTSOpsVirtual);
   prepare_generated(u);
+  u->column_triggers = has_column_triggers(rel);
   AfterTriggerBeginQuery();
 }
 
