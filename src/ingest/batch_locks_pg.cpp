@@ -24,6 +24,15 @@ bool touches_stock(const prepared& p) {
   return p.reason.empty() && p.ev->kind != ig::event_kind::listing_observed;
 }
 
+// The valid deliveries the batch claimed the keys of: the events it applies.
+std::vector<const prepared*> applied(const std::vector<prepared>& ready,
+                                     const std::vector<int64_t>& ids) {
+  std::vector<const prepared*> out;
+  for (size_t i = 0; i < ready.size(); ++i)
+    if (ids[i] != 0 && ready[i].reason.empty()) out.push_back(&ready[i]);
+  return out;
+}
+
 // The SKUs whose stock an item's units are: itself, or a bundle's components.
 std::vector<std::string> stocked(const call_context& cx, const item_refs& refs,
                                  const ig::item_ref& item) {
@@ -69,14 +78,22 @@ void add_event_stock(call_context& cx, const item_refs& refs, const ig::event& e
   }
 }
 
+// Locks, in key order, the orders the events name that are in the table already.
+void lock_named_orders(const call_context& cx, const std::vector<const prepared*>& events) {
+  std::vector<std::string> order_ids;
+  for (const prepared* p : events)
+    if (!p->ev->order_id.empty()) order_ids.push_back(p->ev->order_id);
+  lock_orders(cx.channel, order_ids);
+}
+
 // The rows the lines of the batch's cancelled and shipped orders already in the table are at.
-void add_order_lines_stock(const call_context& cx, const std::vector<prepared>& ready,
+void add_order_lines_stock(const call_context& cx, const std::vector<const prepared*>& events,
                            stock_pairs& out) {
   std::vector<std::string> order_ids;
-  for (const prepared& p : ready)
-    if (touches_stock(p) && (p.ev->kind == ig::event_kind::order_cancelled ||
-                             p.ev->kind == ig::event_kind::order_shipped))
-      order_ids.push_back(p.ev->order_id);
+  for (const prepared* p : events)
+    if (p->ev->kind == ig::event_kind::order_cancelled ||
+        p->ev->kind == ig::event_kind::order_shipped)
+      order_ids.push_back(p->ev->order_id);
   if (order_ids.empty()) return;
   rows r = run(P_BULK_LINE_STOCK, args().text(cx.channel).datum(text_array(order_ids)));
   for (uint64 k = 0; k < r.count; ++k) out.emplace_back(r.text(k, 1), r.text(k, 2));
@@ -96,22 +113,29 @@ std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& 
   return steps;
 }
 
-void lock_batch_stock(call_context& cx, const std::vector<prepared>& ready,
-                      const std::vector<std::pair<size_t, size_t>>& steps) {
+void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
+                     const std::vector<int64_t>& ids,
+                     const std::vector<std::pair<size_t, size_t>>& steps) {
   size_t touching = 0;
-  for (const auto& [from, to] : steps) touching += touches_stock(ready[from]) ? 1 : 0;
+  for (const auto& [from, to] : steps) {
+    bool claimed = false;
+    for (size_t i = from; i < to; ++i) claimed = claimed || ids[i] != 0;
+    touching += claimed && touches_stock(ready[from]) ? 1 : 0;
+  }
   if (touching < 2) return;
+  std::vector<const prepared*> events;
+  for (const prepared* p : applied(ready, ids))
+    if (touches_stock(*p)) events.push_back(p);
+  lock_named_orders(cx, events);
   std::vector<const ig::item_ref*> items;
-  for (const prepared& p : ready) {
-    if (!touches_stock(p)) continue;
-    if (!p.ev->item.id.empty()) items.push_back(&p.ev->item);
-    for (const ig::event_line& l : p.ev->lines) items.push_back(&l.item);
+  for (const prepared* p : events) {
+    if (!p->ev->item.id.empty()) items.push_back(&p->ev->item);
+    for (const ig::event_line& l : p->ev->lines) items.push_back(&l.item);
   }
   item_refs refs = read_item_refs(cx, items);
   stock_pairs pairs;
-  for (const prepared& p : ready)
-    if (touches_stock(p)) add_event_stock(cx, refs, *p.ev, pairs);
-  add_order_lines_stock(cx, ready, pairs);
+  for (const prepared* p : events) add_event_stock(cx, refs, *p->ev, pairs);
+  add_order_lines_stock(cx, events, pairs);
   lock_stock_pairs(std::move(pairs));
 }
 

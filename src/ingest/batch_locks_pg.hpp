@@ -1,9 +1,11 @@
-// The stock locks of an ingest_batch() call. A batch applies its steps one after the other --
-// each run of consecutive order_placed events set-based, each other event alone -- and each
-// step locks the stock rows it changes in key order. Two batches whose steps lock shared rows
-// in other orders (a connector's orders interleaved with its adjustments, another's with its
+// The orders and stock an ingest_batch() call locks once it has claimed its keys
+// (batch_keys_pg.hpp). A batch applies its steps one after the other -- each run of consecutive
+// order_placed events set-based, each other event alone -- and each step locks the orders and
+// then the stock rows it changes, each in key order. Two batches whose steps lock shared rows in
+// other orders (a connector's orders interleaved with its adjustments, another's with its
 // cancellations) would deadlock; so a batch of more than one step that touches stock first
-// locks, in key order, every stock row any of its events may lock, before it applies anything.
+// locks, in key order, every existing order its events name and then every stock row they may
+// lock, before it applies anything.
 #pragma once
 
 #include <cstddef>
@@ -19,9 +21,10 @@ namespace cs::ingest::glue {
 // order_placed events or a single event.
 std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& ready);
 
-// Locks the stock rows the batch's events may lock (every step's) when more than one step
-// touches stock; else nothing: one step locks its rows in key order by itself.
-void lock_batch_stock(call_context& cx, const std::vector<prepared>& ready,
-                      const std::vector<std::pair<size_t, size_t>>& steps);
+// Locks the orders and stock rows the batch's claimed events (ids[i] != 0) may lock, when more
+// than one step touches stock; else nothing: one step locks its rows in key order by itself.
+void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
+                     const std::vector<int64_t>& ids,
+                     const std::vector<std::pair<size_t, size_t>>& steps);
 
 }  // namespace cs::ingest::glue

@@ -181,7 +181,8 @@ effect apply_order_placed(const event_call& c) {
   stock_changes changes;
   for (const auto& [key, units] : plan.reserve) changes.add(key.first, key.second, 0, units);
   if (!place_order(c, plan.oversold.has_value(), plan.lines, changes)) {
-    rows st = run(P_ORDER, args().text(cx.channel).text(ev.order_id));
+    // read, not locked: this call holds stock, and a change of the order locks it first
+    rows st = run(P_ORDER_STATE, args().text(cx.channel).text(ev.order_id));
     std::string state = st.count > 0 ? st.text(0, 1) : "placed";
     return rejected("invalid transition for order " + quote(ev.order_id) + ": " + state +
                     " -> placed");
@@ -423,6 +424,8 @@ effect apply_count(const event_call& c) {
   std::string why;
   std::optional<std::string> sku = stock_sku(*c.cx, *c.ev, why);
   if (!sku) return rejected(why);
+  // the stock row before the count's: the order every call locks them in
+  auto levels = lock_stock({*sku}, {c.ev->location_id});
   rows r = run(P_COUNT_UPSERT,
                args().text(*sku).text(c.ev->location_id).ts(c.occurred_at).int8(c.event_id));
   if (r.count == 0) {
@@ -435,7 +438,6 @@ effect apply_count(const event_call& c) {
   }
   // written as every other event's change is (in place where it can, re-targeted with the
   // call's others); a row not there yet is inserted with SQL
-  auto levels = lock_stock({*sku}, {c.ev->location_id});
   if (levels.empty()) {
     run(P_STOCK_SET, args().text(*sku).text(c.ev->location_id).int4(c.ev->on_hand));
     return {};

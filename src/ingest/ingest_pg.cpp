@@ -22,6 +22,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
+#include "ingest/batch_keys_pg.hpp"
 #include "ingest/batch_locks_pg.hpp"
 #include "ingest/context_pg.hpp"
 #include "ingest/event.hpp"
@@ -151,21 +152,26 @@ std::vector<prepared> batch_deliveries(const rows& elems) {
   return ready;
 }
 
-// The outcome of each delivery, in order: runs of consecutive valid order_placed events go
-// set-based, everything else one by one, once the batch holds its stock (batch_locks_pg.hpp).
+// The outcome of each delivery, in order. The batch claims its keys first (batch_keys_pg.hpp),
+// then holds the orders and stock its steps change (batch_locks_pg.hpp); runs of consecutive
+// valid order_placed events go set-based, every other claimed event alone.
 std::vector<outcome> ingest_deliveries(call_context& cx, const std::vector<prepared>& ready) {
   std::vector<outcome> results(ready.size());
+  batch_claim claim = claim_batch_keys(cx, ready);
   std::vector<std::pair<size_t, size_t>> steps = batch_steps(ready);
-  lock_batch_stock(cx, ready, steps);
+  lock_batch_rows(cx, ready, claim.ids, steps);
   std::optional<deferred_retargets> retargets;
   if (steps.size() > 1) retargets.emplace();
   for (const auto& [from, to] : steps) {
     if (to - from >= 2)
-      ingest_order_run(cx, ready, from, to, results);
-    else
-      results[from] = ingest_prepared(cx, ready[from]);
+      ingest_order_run(cx, ready, from, to, claim, results);
+    else if (claim.ids[from] != 0)
+      results[from] = apply_claimed(cx, ready[from], claim.ids[from], claim.direct);
   }
   if (retargets) retargets->run();
+  for (size_t i = 0; i < ready.size(); ++i)
+    if (claim.taken[i]) results[i] = *claim.taken[i];
+  answer_repeats(cx, ready, claim, results);
   return results;
 }
 

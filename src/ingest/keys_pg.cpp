@@ -207,6 +207,10 @@ outcome ingest_prepared(call_context& cx, const prepared& p) {
   bool direct = false;
   int64_t id = claim_key(cx, p, &direct);
   if (id == 0) return key_taken(cx, p);
+  return apply_claimed(cx, p, id, direct);
+}
+
+outcome apply_claimed(call_context& cx, const prepared& p, int64_t id, bool direct) {
   if (!p.reason.empty()) return outcome{id, "rejected", p.reason};
   effect e = apply(event_call{&cx, &*p.ev, id, p.at});
   if ((e.status != "applied" || e.detail) &&

@@ -83,6 +83,9 @@ bool set_statuses_direct(const std::vector<int64_t>& ids, const std::vector<std:
 
 // Records one delivery and, if it is the key's first and valid, applies it.
 outcome ingest_prepared(call_context& cx, const prepared& p);
+// Applies a delivery whose key this call claimed as event id (direct: inserted without SQL)
+// and records what it came to.
+outcome apply_claimed(call_context& cx, const prepared& p, int64_t id, bool direct);
 // prepare(d), then ingest_prepared().
 outcome ingest_one(call_context& cx, const delivery& d);
 

@@ -42,77 +42,12 @@ cs::user_error order_placed_concurrently() {
                         "Retry the batch; already applied events will be duplicates.");
 }
 
-// The keys of a run, claimed: ids[i - from] the event's new id, 0 where the key is taken (by
-// an earlier event, or an earlier delivery in the run); same_as[i - from] >= 0 where the
-// delivery repeats that one of the run, which was inserted with it counted as a duplicate.
+// The keys of a run, claimed (the batch's claim, batch_keys_pg.hpp): ids[i - from] the event's
+// new id, 0 where the key is taken.
 struct run_claim {
   std::vector<int64_t> ids;
-  std::vector<long> same_as;
   bool direct = false;  // the events were inserted without SQL (write_events)
 };
-
-// Without SQL: a key's first delivery in the run is inserted with its repeats (same
-// fingerprint) already counted, so the row is not updated once per repeat.
-std::optional<run_claim> claim_run_keys_direct(const call_context& cx,
-                                               const std::vector<prepared>& all, size_t from,
-                                               size_t to) {
-  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
-  std::map<std::string, std::pair<size_t, size_t>> first;  // key -> (index, row to insert)
-  std::vector<const prepared*> rows;
-  std::vector<size_t> row_of;
-  std::vector<int32_t> repeats;
-  for (size_t i = from; i < to; ++i) {
-    auto [it, fresh] = first.emplace(all[i].key, std::make_pair(i, rows.size()));
-    if (fresh) {
-      rows.push_back(&all[i]);
-      row_of.push_back(i);
-      repeats.push_back(0);
-    } else if (all[i].fp == all[it->second.first].fp) {
-      c.same_as[i - from] = static_cast<long>(it->second.first);
-      ++repeats[it->second.second];
-    }
-  }
-  std::optional<std::vector<int64_t>> ids = claim_keys_direct(cx, rows, &repeats);
-  if (!ids) return std::nullopt;
-  c.direct = true;
-  for (size_t r = 0; r < rows.size(); ++r) c.ids[row_of[r] - from] = (*ids)[r];
-  for (size_t i = from; i < to; ++i)  // the key was taken before the run: not counted yet
-    if (c.same_as[i - from] >= 0 && c.ids[c.same_as[i - from] - from] == 0)
-      c.same_as[i - from] = -1;
-  return c;
-}
-
-// Claims the keys of the run all[from, to) (see run_claim).
-run_claim claim_run_keys(const call_context& cx, const std::vector<prepared>& all, size_t from,
-                         size_t to) {
-  if (std::optional<run_claim> c = claim_run_keys_direct(cx, all, from, to)) return *c;
-  std::vector<std::string> keys;
-  std::vector<Datum> payloads, ats, fps;
-  for (size_t i = from; i < to; ++i) {
-    keys.push_back(all[i].key);
-    payloads.push_back(all[i].payload);
-    ats.push_back(TimestampTzGetDatum(all[i].at));
-    fps.push_back(uuid_datum(all[i].fp));
-  }
-  rows ins =
-      run(P_BULK_EVENTS, args()
-                             .text(cx.channel)
-                             .datum(text_array(keys))
-                             .datum(datum_array(payloads, {}, JSONBOID, -1, false, TYPALIGN_INT))
-                             .datum(datum_array(ats, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
-                             .datum(datum_array(fps, {}, UUIDOID, 16, false, TYPALIGN_CHAR)));
-  std::map<std::string, int64_t> claimed;
-  for (uint64 r = 0; r < ins.count; ++r) claimed[ins.text(r, 1)] = ins.int8(r, 2);
-  run_claim c{std::vector<int64_t>(to - from, 0), std::vector<long>(to - from, -1)};
-  for (size_t i = from; i < to; ++i) {
-    auto it = claimed.find(all[i].key);
-    if (it != claimed.end() && it->second != 0) {
-      c.ids[i - from] = it->second;
-      it->second = 0;  // later deliveries of the key in this run are duplicates
-    }
-  }
-  return c;
-}
 
 // What a run of order_placed events does, planned event by event against the run's stock
 // rows (level, left as they are after the run): its orders and lines, the stock they reserve
@@ -392,33 +327,13 @@ void write_run_sql(const call_context& cx, const run_plan& plan,
           .datum(datum_array(lat, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE)));
 }
 
-// The outcomes of the run's deliveries whose key was taken: duplicates or conflicts, in order.
-void answer_taken_keys(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
-                       const run_claim& claim, std::vector<outcome>& results) {
-  const std::vector<int64_t>& ids = claim.ids;
-  std::vector<const prepared*> taken;
-  for (size_t i = from; i < to; ++i)
-    if (ids[i - from] == 0 && claim.same_as[i - from] < 0) taken.push_back(&all[i]);
-  std::vector<seen_key> seen;
-  bool looked_up = !taken.empty() && see_taken_keys(cx, taken, seen);
-  for (size_t i = from, t = 0; i < to; ++i) {
-    if (ids[i - from] != 0) continue;
-    if (long first = claim.same_as[i - from]; first >= 0) {  // counted when it was inserted
-      const outcome& o = results[first];
-      results[i] = outcome{o.event_id, "duplicate", "first delivery was " + o.status};
-      continue;
-    }
-    results[i] = key_taken(cx, all[i], looked_up ? &seen[t] : nullptr);
-    ++t;
-  }
-}
-
 }  // namespace
 
 void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t from, size_t to,
-                      std::vector<outcome>& results) {
-  // 1. claim the keys, first occurrence first; read what the run depends on
-  run_claim claim = claim_run_keys(cx, all, from, to);
+                      const batch_claim& batch, std::vector<outcome>& results) {
+  // 1. read what the run's claimed events depend on
+  run_claim claim{std::vector<int64_t>(batch.ids.begin() + from, batch.ids.begin() + to),
+                  batch.direct};
   const std::vector<int64_t>& ids = claim.ids;
   run_refs refs = read_run_refs(cx, all, from, to, ids);
   const std::vector<std::string>& locs = feeding(cx);
@@ -459,9 +374,6 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   std::vector<cs::allocation::locked_stock_row> locked = locked_rows(plan);
   if (direct) write_stock(plan.changes, &locked);
   if (!plan.orders.empty() && !direct) write_run_sql(cx, plan, locked);
-
-  // 5. deliveries whose key was taken
-  answer_taken_keys(cx, all, from, to, claim, results);
 }
 
 }  // namespace cs::ingest::glue

@@ -125,16 +125,18 @@ const plan_def kPlans[P_COUNT] = {
   {"UPDATE channel_sync.stock AS s SET on_hand = s.on_hand + $3, reserved = GREATEST(0, s.reserved + $4)"
    " WHERE s.sku = $1 AND s.location_id = $2 RETURNING s.sku, s.location_id",
    4, {TEXTOID, TEXTOID, INT4OID, INT4OID}},
-  // set-based forms for a run of order_placed events in ingest_batch()
-  // in key order, as write_events inserts them (two batches with the same keys in another order
-  // wait for each other instead of deadlocking), a key's first delivery first; here the event ids
-  // follow the keys too
-  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint, status)"
-   " SELECT $1, u.k, 'order_placed', u.p, u.t, u.f, 'applied'"
-   " FROM unnest($2::text[], $3::jsonb[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS u (k, p, t, f, n)"
+  // the keys of an ingest_batch() call, in key order as write_events inserts them (two batches
+  // with the same keys in another order wait for each other instead of deadlocking), a key's
+  // first delivery first; here the event ids follow the keys too
+  {"INSERT INTO channel_sync.events AS e (channel_id, idempotency_key, event_type, payload, occurred_at, fingerprint,"
+   " status, detail) SELECT $1, u.k, u.y, u.p, u.t, u.f, u.s, u.d"
+   " FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::uuid[], $7::text[], $8::text[])"
+   " WITH ORDINALITY AS u (k, y, p, t, f, s, d, n)"
    " ORDER BY u.k COLLATE \"C\", u.n"
    " ON CONFLICT (channel_id, idempotency_key) WHERE first_event_id IS NULL DO NOTHING RETURNING e.idempotency_key, e.event_id",
-   5, {TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID}},
+   8, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID, TEXTARRAYOID,
+       TEXTARRAYOID}},
+  // set-based forms for a run of order_placed events in ingest_batch()
   {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku IN (SELECT pg_catalog.unnest($1))", 1, {TEXTARRAYOID}},
   {"SELECT a.external_id, s.sku, s.kind FROM channel_sync.sku_aliases AS a JOIN channel_sync.skus AS s ON s.sku = a.sku"
    " WHERE a.channel_id = $1 AND a.external_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
@@ -158,6 +160,7 @@ const plan_def kPlans[P_COUNT] = {
   {CS_ORDER_LINE1("", ""), 10, CS_ORDER_LINE1_TYPES},
   {"SELECT DISTINCT l.sku, l.location_id FROM channel_sync.order_lines AS l"
    " WHERE l.channel_id = $1 AND l.order_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
+  {"SELECT o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = $2", 2, {TEXTOID, TEXTOID}},
 };
 // clang-format on
 

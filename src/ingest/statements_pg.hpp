@@ -64,6 +64,8 @@ enum plan_id {
   P_ORDER_LINE1_UNTIMED,
   // the stock rows the lines of orders of the channel are at (read, not locked)
   P_BULK_LINE_STOCK,
+  // an order's state, read (not locked)
+  P_ORDER_STATE,
   P_COUNT
 };
 
