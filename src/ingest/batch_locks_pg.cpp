@@ -24,6 +24,10 @@ bool touches_stock(const prepared& p) {
   return p.reason.empty() && p.ev->kind != ig::event_kind::listing_observed;
 }
 
+bool observes(const prepared& p) {
+  return p.reason.empty() && p.ev->kind == ig::event_kind::listing_observed;
+}
+
 // The valid deliveries the batch claimed the keys of: the events it applies.
 std::vector<const prepared*> applied(const std::vector<prepared>& ready,
                                      const std::vector<int64_t>& ids) {
@@ -117,18 +121,20 @@ void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
                      const std::vector<int64_t>& ids,
                      const std::vector<std::pair<size_t, size_t>>& steps) {
   size_t touching = 0;
+  bool observing = false;
   for (const auto& [from, to] : steps) {
     bool claimed = false;
     for (size_t i = from; i < to; ++i) claimed = claimed || ids[i] != 0;
     touching += claimed && touches_stock(ready[from]) ? 1 : 0;
+    observing = observing || (claimed && observes(ready[from]));
   }
-  if (touching < 2) return;
-  std::vector<const prepared*> events;
+  if (touching < 2 && !(touching == 1 && observing)) return;
+  std::vector<const prepared*> events, observed;
   for (const prepared* p : applied(ready, ids))
-    if (touches_stock(*p)) events.push_back(p);
+    (touches_stock(*p) ? events : observed).push_back(p);
   lock_named_orders(cx, events);
   std::vector<const ig::item_ref*> items;
-  for (const prepared* p : events) {
+  for (const prepared* p : applied(ready, ids)) {
     if (!p->ev->item.id.empty()) items.push_back(&p->ev->item);
     for (const ig::event_line& l : p->ev->lines) items.push_back(&l.item);
   }
@@ -136,7 +142,13 @@ void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
   stock_pairs pairs;
   for (const prepared* p : events) add_event_stock(cx, refs, *p->ev, pairs);
   add_order_lines_stock(cx, events, pairs);
+  std::vector<std::string> listed;
+  for (const auto& [sku, loc] : pairs) listed.push_back(sku);
   lock_stock_pairs(std::move(pairs));
+  if (observed.empty()) return;
+  for (const prepared* p : observed)
+    if (std::optional<sku_info> s = refs.resolve(p->ev->item)) listed.push_back(s->sku);
+  run(P_LOCK_LISTINGS, args().datum(text_array(sorted_distinct(std::move(listed)))));
 }
 
 }  // namespace cs::ingest::glue

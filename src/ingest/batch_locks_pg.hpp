@@ -5,7 +5,10 @@
 // other orders (a connector's orders interleaved with its adjustments, another's with its
 // cancellations) would deadlock; so a batch of more than one step that touches stock first
 // locks, in key order, every existing order its events name and then every stock row they may
-// lock, before it applies anything.
+// lock, before it applies anything. Its re-target comes at its end, while an observation
+// writes its listing as its step comes: a batch that also observes listings then locks every
+// listing it may write (of every channel, for the SKUs it observes, the SKUs whose stock it may
+// change and the bundles made of them), in key order.
 #pragma once
 
 #include <cstddef>
@@ -21,8 +24,9 @@ namespace cs::ingest::glue {
 // order_placed events or a single event.
 std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& ready);
 
-// Locks the orders and stock rows the batch's claimed events (ids[i] != 0) may lock, when more
-// than one step touches stock; else nothing: one step locks its rows in key order by itself.
+// Locks the orders, stock rows and listings the batch's claimed events (ids[i] != 0) may lock,
+// when more than one step touches stock or one does and another observes a listing; else
+// nothing: one step locks its rows in key order by itself.
 void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
                      const std::vector<int64_t>& ids,
                      const std::vector<std::pair<size_t, size_t>>& steps);

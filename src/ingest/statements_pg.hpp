@@ -66,6 +66,8 @@ enum plan_id {
   P_BULK_LINE_STOCK,
   // an order's state, read (not locked)
   P_ORDER_STATE,
+  // the listings of SKUs and of the bundles made of them, locked in key order
+  P_LOCK_LISTINGS,
   P_COUNT
 };
 
