@@ -81,6 +81,24 @@ SELECT place('k-O9', 'O9', '[{"sku": "TEE", "qty": 1}]');
 SELECT status FROM channel_sync.ingest_batch('shop', '[{"idempotency_key": "k-O10", "event_type": "order_placed", "payload": {"order_id": "O10", "lines": [{"sku": "CAP", "qty": 1}]}}]');
 SELECT * FROM event_feed ORDER BY 1;
 SELECT idempotency_key, status, duplicates FROM channel_sync.events WHERE idempotency_key IN ('k-O9', 'k-O10') ORDER BY 1;
+-- a mixed batch through SQL claims every key at once too: an adjustment, a rejection, a
+-- repeat and a conflicting repeat of keys of the batch, and a key taken before (k-O9)
+SELECT on_hand FROM channel_sync.stock WHERE sku = 'TEE' AND location_id = 'wh1';
+SELECT r.status, r.detail IS NOT NULL AS has_detail
+  FROM channel_sync.ingest_batch('shop', '[
+    {"idempotency_key": "m-adj", "event_type": "stock_adjusted", "payload": {"sku": "TEE", "location_id": "wh1", "delta": 2, "reason": "found"}},
+    {"idempotency_key": "m-bad", "event_type": "stock_adjusted", "payload": {"sku": "TEE", "location_id": "wh1", "delta": "two", "reason": "found"}},
+    {"idempotency_key": "m-adj", "event_type": "stock_adjusted", "payload": {"sku": "TEE", "location_id": "wh1", "delta": 2, "reason": "found"}},
+    {"idempotency_key": "m-adj", "event_type": "stock_adjusted", "payload": {"sku": "TEE", "location_id": "wh1", "delta": 3, "reason": "found"}},
+    {"idempotency_key": "k-O9", "event_type": "order_placed", "payload": {"order_id": "O9", "lines": [{"sku": "TEE", "qty": 1}]}}
+  ]') WITH ORDINALITY AS r (event_id, status, detail, n)
+ ORDER BY r.n;
+SELECT * FROM event_feed WHERE idempotency_key LIKE 'm-%' ORDER BY 1, 2;
+SELECT idempotency_key, status, duplicates, first_event_id IS NOT NULL AS conflict
+  FROM channel_sync.events WHERE idempotency_key IN ('m-adj', 'm-bad', 'k-O9') ORDER BY 1, 4;
+SELECT on_hand FROM channel_sync.stock WHERE sku = 'TEE' AND location_id = 'wh1';
+SELECT status FROM channel_sync.ingest('shop', 'm-undo', 'stock_adjusted',
+  '{"sku": "TEE", "location_id": "wh1", "delta": -2, "reason": "undo"}');
 DROP TRIGGER feed ON channel_sync.events;
 
 -- a column a DBA added, with its default: the SQL path fills it
