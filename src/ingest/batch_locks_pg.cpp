@@ -103,6 +103,31 @@ void add_order_lines_stock(const call_context& cx, const std::vector<const prepa
   for (uint64 k = 0; k < r.count; ++k) out.emplace_back(r.text(k, 1), r.text(k, 2));
 }
 
+// Whether the batch's steps must take their locks first: more than one of the steps with a
+// claimed event touches stock, or one does and another observes a listing.
+bool locks_first(const std::vector<prepared>& ready, const std::vector<int64_t>& ids,
+                 const std::vector<std::pair<size_t, size_t>>& steps) {
+  size_t touching = 0;
+  bool observing = false;
+  for (const auto& [from, to] : steps) {
+    bool claimed = false;
+    for (size_t i = from; i < to; ++i) claimed = claimed || ids[i] != 0;
+    touching += claimed && touches_stock(ready[from]) ? 1 : 0;
+    observing = observing || (claimed && observes(ready[from]));
+  }
+  return touching >= 2 || (touching == 1 && observing);
+}
+
+// The items (SKUs or aliases) the events name.
+std::vector<const ig::item_ref*> items_of(const std::vector<const prepared*>& events) {
+  std::vector<const ig::item_ref*> items;
+  for (const prepared* p : events) {
+    if (!p->ev->item.id.empty()) items.push_back(&p->ev->item);
+    for (const ig::event_line& l : p->ev->lines) items.push_back(&l.item);
+  }
+  return items;
+}
+
 }  // namespace
 
 std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& ready) {
@@ -120,25 +145,12 @@ std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& 
 void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
                      const std::vector<int64_t>& ids,
                      const std::vector<std::pair<size_t, size_t>>& steps) {
-  size_t touching = 0;
-  bool observing = false;
-  for (const auto& [from, to] : steps) {
-    bool claimed = false;
-    for (size_t i = from; i < to; ++i) claimed = claimed || ids[i] != 0;
-    touching += claimed && touches_stock(ready[from]) ? 1 : 0;
-    observing = observing || (claimed && observes(ready[from]));
-  }
-  if (touching < 2 && !(touching == 1 && observing)) return;
+  if (!locks_first(ready, ids, steps)) return;
   std::vector<const prepared*> events, observed;
   for (const prepared* p : applied(ready, ids))
     (touches_stock(*p) ? events : observed).push_back(p);
   lock_named_orders(cx, events);
-  std::vector<const ig::item_ref*> items;
-  for (const prepared* p : applied(ready, ids)) {
-    if (!p->ev->item.id.empty()) items.push_back(&p->ev->item);
-    for (const ig::event_line& l : p->ev->lines) items.push_back(&l.item);
-  }
-  item_refs refs = read_item_refs(cx, items);
+  item_refs refs = read_item_refs(cx, items_of(applied(ready, ids)));
   stock_pairs pairs;
   for (const prepared* p : events) add_event_stock(cx, refs, *p->ev, pairs);
   add_order_lines_stock(cx, events, pairs);
