@@ -47,7 +47,7 @@ bool open_direct(direct_tables* t) {
   for (int k = 0; k < kDirectRelations; ++k) {
     r[k] = pg::open_cs_relation(kDirectNames[k], AccessShareLock);
     if (r[k] == nullptr) {
-      for (int j = 0; j < k; ++j) relation_close(r[j], AccessShareLock);
+      for (int j = 0; j < k; ++j) relation_close(r[j], NoLock);
       return false;
     }
   }
@@ -58,7 +58,7 @@ bool open_direct(direct_tables* t) {
 void close_direct(direct_tables* t) {
   pg::end_fresh_read();
   Relation* r = direct_slots(t);
-  for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], AccessShareLock);
+  for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], NoLock);
 }
 
 }  // namespace

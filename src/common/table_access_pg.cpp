@@ -220,8 +220,8 @@ char* text_by_unique_key(const char* table, const char* index, const char* key, 
   Snapshot snap = begin_fresh_read();
   char* value = text_by_key(heap, idx, 1, &k, column_number(heap, column), snap, found);
   end_fresh_read();
-  relation_close(idx, AccessShareLock);
-  relation_close(heap, AccessShareLock);
+  relation_close(idx, NoLock);
+  relation_close(heap, NoLock);
   return value;
 }
 

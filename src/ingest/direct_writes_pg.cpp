@@ -42,7 +42,7 @@ void lock_referenced(const char* table, const char* index, const char* column, c
   Datum k = CStringGetTextDatum(key);
   bool found = cpg::lock_row_by_key(heap, idx, 1, &k, slot, LockTupleKeyShare);
   ExecDropSingleTupleTableSlot(slot);
-  relation_close(idx, RowShareLock);
+  relation_close(idx, NoLock);
   relation_close(heap, NoLock);
   if (!found)
     ereport(ERROR,
@@ -180,7 +180,7 @@ bool write_events(const char* channel, const event_row* events, int n, int64* id
     pfree(next);
     cpg::row_inserter_close(&u);
   }
-  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (key != nullptr) relation_close(key, NoLock);
   if (rel != nullptr) relation_close(rel, NoLock);
   return open;
 }
@@ -232,7 +232,7 @@ bool count_duplicates(const char* channel, taken_key* keys, int n) {
     for (int k = 0; k < n; ++k) count_one(&u, c, ch, &keys[k]);
     cpg::row_updater_close(&u);
   }
-  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (key != nullptr) relation_close(key, NoLock);
   if (rel != nullptr) relation_close(rel, NoLock);
   return usable;
 }
@@ -264,7 +264,7 @@ bool set_statuses(const int64* ids, const char* const* statuses, const char* con
     }
     cpg::row_updater_close(&u);
   }
-  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (key != nullptr) relation_close(key, NoLock);
   if (rel != nullptr) relation_close(rel, NoLock);
   return usable;
 }
@@ -288,7 +288,7 @@ bool write_orders(const char* channel, const order_row* orders, int n, const lin
     cpg::row_inserter_close(&lu);
   }
   if (orders_open) cpg::row_inserter_close(&ou);
-  if (order_key != nullptr) relation_close(order_key, AccessShareLock);
+  if (order_key != nullptr) relation_close(order_key, NoLock);
   if (line_rel != nullptr) relation_close(line_rel, NoLock);
   if (order_rel != nullptr) relation_close(order_rel, NoLock);
   return lines_open;
@@ -348,7 +348,7 @@ bool update_stock(stock_delta* deltas, int n) {
     for (int k = 0; k < n; ++k) update_stock_row(&u, c, &deltas[k]);
     cpg::row_updater_close(&u);
   }
-  if (key != nullptr) relation_close(key, AccessShareLock);
+  if (key != nullptr) relation_close(key, NoLock);
   if (rel != nullptr) relation_close(rel, NoLock);
   return usable;
 }

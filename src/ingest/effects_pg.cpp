@@ -55,10 +55,10 @@ void feeding_locations(const char* channel, char*** out, int* count) {
     if (feeds_channel) names[n++] = id;
   }
   cs::pg::end_fresh_read();
-  relation_close(feeds_pk, AccessShareLock);
-  relation_close(feeds, AccessShareLock);
-  relation_close(locs_pk, AccessShareLock);
-  relation_close(locs, AccessShareLock);
+  relation_close(feeds_pk, NoLock);
+  relation_close(feeds, NoLock);
+  relation_close(locs_pk, NoLock);
+  relation_close(locs, NoLock);
   *out = names;
   *count = n;
 }

@@ -27,9 +27,9 @@ void open_with_index(const char* table, const char* index, LOCKMODE mode, Relati
     elog(ERROR, "channel_sync: %s or its index %s is missing", table, index);
 }
 
-// The relation lock stays until the end of the transaction, as a statement's does.
-void close_with_index(Relation heap, Relation idx, LOCKMODE mode) {
-  relation_close(idx, mode);
+// The relation locks stay until the end of the transaction, as a statement's do.
+void close_with_index(Relation heap, Relation idx) {
+  relation_close(idx, NoLock);
   relation_close(heap, NoLock);
 }
 
@@ -94,7 +94,7 @@ void write_lines(const char* channel, const char* order_id, const line_delta* de
     } while (cpg::row_updater_update(&u) == cpg::update_result::changed_concurrently);
   }
   cpg::row_updater_close(&u);
-  close_with_index(rel, key, RowExclusiveLock);
+  close_with_index(rel, key);
 }
 
 void write_order(const char* channel, const char* order_id, const char* state, TimestampTz at) {
@@ -112,7 +112,7 @@ void write_order(const char* channel, const char* order_id, const char* state, T
     set_next(&u, updated_att, TimestampTzGetDatum(updated > at ? updated : at));
   } while (cpg::row_updater_update(&u) == cpg::update_result::changed_concurrently);
   cpg::row_updater_close(&u);
-  close_with_index(rel, key, RowExclusiveLock);
+  close_with_index(rel, key);
 }
 
 }  // namespace
@@ -123,8 +123,8 @@ bool order_changes_direct() {
   bool usable = orders != nullptr && lines != nullptr &&
                 cs::propagation::triggers_allow_direct_writes(orders) &&
                 cs::propagation::triggers_allow_direct_writes(lines);
-  if (lines != nullptr) relation_close(lines, AccessShareLock);
-  if (orders != nullptr) relation_close(orders, AccessShareLock);
+  if (lines != nullptr) relation_close(lines, NoLock);
+  if (orders != nullptr) relation_close(orders, NoLock);
   return usable;
 }
 
@@ -139,7 +139,7 @@ char* lock_order(const char* channel, const char* order_id) {
     state = text_at(slot, cpg::column_number(rel, "state"));
   }
   ExecDropSingleTupleTableSlot(slot);
-  close_with_index(rel, key, RowShareLock);
+  close_with_index(rel, key);
   return state;
 }
 
@@ -160,7 +160,7 @@ void lock_order_lines(const char* channel, const char* order_id, locked_line** o
     if (cpg::lock_row_at(rel, &rows[k]->t_self, slot, LockTupleExclusive))
       lines[locked++] = read_line(slot, c);
   ExecDropSingleTupleTableSlot(slot);
-  close_with_index(rel, key, RowShareLock);
+  close_with_index(rel, key);
   *out = lines;
   *n = locked;
 }

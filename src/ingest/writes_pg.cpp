@@ -55,7 +55,7 @@ void lock_stock_rows(const char* const* skus, const char* const* locs, int n, in
     pfree(DatumGetPointer(keys[1]));
   }
   ExecDropSingleTupleTableSlot(row);
-  relation_close(key, RowShareLock);
+  relation_close(key, NoLock);
   relation_close(heap, NoLock);
 }
 
@@ -99,8 +99,8 @@ void peek_stock_rows(const char* const* skus, int n_skus, const char* const* loc
     pfree(DatumGetPointer(sku));
   }
   cs::pg::end_fresh_read();
-  relation_close(key, AccessShareLock);
-  relation_close(heap, AccessShareLock);
+  relation_close(key, NoLock);
+  relation_close(heap, NoLock);
 }
 
 // The state of each of n orders of the channel (order ids in key order, so every caller locks
@@ -128,7 +128,7 @@ void lock_order_rows(const char* channel, const char* const* order_ids, int n, c
   }
   pfree(DatumGetPointer(channel_key));
   ExecDropSingleTupleTableSlot(row);
-  relation_close(key, RowShareLock);
+  relation_close(key, NoLock);
   relation_close(heap, NoLock);
 }
 

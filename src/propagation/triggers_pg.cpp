@@ -254,8 +254,8 @@ void collect_bundles(const std::string* skus, int n, HeapTuple** rows, int* coun
     memcpy(*rows + *count, found, sizeof(HeapTuple) * nfound);
     *count += nfound;
   }
-  relation_close(index, AccessShareLock);
-  relation_close(heap, AccessShareLock);
+  relation_close(index, NoLock);
+  relation_close(heap, NoLock);
 }
 
 std::vector<std::string> bundles_of(const std::vector<std::string>& skus) {
