@@ -1,7 +1,8 @@
 \echo Use "ALTER EXTENSION channel_sync UPDATE TO '0.4.0'" to load this file. \quit
 -- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
 -- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(), and
--- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state(), prune_propagation_log() and release(). Keep in
+-- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state(), prune_propagation_log(), release(),
+-- and the version argument of ack(), fail() and release(). Keep in
 -- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
 -- test/upgrade compares).
 -- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
@@ -194,10 +195,12 @@ GRANT EXECUTE ON FUNCTION channel_sync.prune_propagation_log(interval) TO channe
 -- release(): a connector hands back a claimed message it did not push (it is stopping in the
 -- middle of a batch), so it can be claimed again at once instead of when its lease lapses.
 -- No attempt is counted and next_attempt_at is kept. Locks only the message, as fail() does.
-CREATE FUNCTION channel_sync.release(message_id bigint) RETURNS boolean
+-- version: as for ack(); a claim that is no longer the message's is not released (false).
+CREATE FUNCTION channel_sync.release(message_id bigint, version bigint DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   p_id bigint := release.message_id;
+  p_version bigint := release.version;
   ch text := channel_sync._message_channel(p_id);
   m channel_sync.outbox;
 BEGIN
@@ -210,6 +213,9 @@ BEGIN
   IF m.claimed_version IS NULL THEN
     RETURN false;  -- not claimed: acknowledged and changed since, failed, or never handed out
   END IF;
+  IF p_version IS NOT NULL AND m.claimed_version <> p_version THEN
+    RETURN false;  -- claimed again since: not this caller's claim
+  END IF;
   UPDATE channel_sync.outbox o
      SET leased_until = NULL, claimed_version = NULL, claimed_qty = NULL, claimed_price = NULL,
          changed_after_claim_at = NULL
@@ -219,9 +225,121 @@ BEGIN
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION channel_sync.release(bigint) IS 'Connector: hands back a claimed message that was not pushed, claimable again at once (no attempt counted, next_attempt_at kept) and notifies; false when it is not claimed. Release only messages you claimed and still hold.';
-REVOKE EXECUTE ON FUNCTION channel_sync.release(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION channel_sync.release(bigint) TO channel_sync_admin, channel_sync_connector;
+COMMENT ON FUNCTION channel_sync.release(bigint, bigint) IS 'Connector: hands back a claimed message that was not pushed, claimable again at once (no attempt counted, next_attempt_at kept) and notifies; false when it is not claimed, or not at version (the one claim() returned) when given. Release only messages you claimed and still hold.';
+REVOKE EXECUTE ON FUNCTION channel_sync.release(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync.release(bigint, bigint) TO channel_sync_admin, channel_sync_connector;
+
+-- ack(), fail() and release() take the version claim() handed out, so a connector whose lease
+-- lapsed cannot acknowledge, fail or release the claim another connector took since. As in
+-- src/propagation/propagation.sql.
+DROP FUNCTION channel_sync.ack(bigint, integer);
+DROP FUNCTION channel_sync.fail(bigint, text, interval);
+-- ack: the channel confirmed the claimed version. Locks the listing before the message
+-- (the order the triggers use), so an ack never deadlocks with a concurrent change. version:
+-- the one claim() handed out with the message; when given, an ack of a claim that is no longer
+-- the message's (its lease lapsed and another connector claimed it at another version) is
+-- refused, as an ack of a message not claimed at all is.
+CREATE FUNCTION channel_sync.ack(message_id bigint, channel_qty integer DEFAULT NULL, version bigint DEFAULT NULL)
+  RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_id bigint := ack.message_id;
+  p_version bigint := ack.version;
+  m channel_sync.outbox;
+  ch text := channel_sync._message_channel(p_id);
+BEGIN
+  PERFORM channel_sync._assert_channel_access(ch);
+  PERFORM 1 FROM channel_sync.listings l
+    JOIN channel_sync.outbox o ON o.channel_id = l.channel_id AND o.sku = l.sku
+   WHERE o.message_id = p_id FOR NO KEY UPDATE OF l;
+  SELECT * INTO m FROM channel_sync.outbox o WHERE o.message_id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'outbox message % does not exist', p_id
+      USING ERRCODE = 'no_data_found', DETAIL = 'It was acknowledged concurrently.';
+  END IF;
+  IF m.claimed_version IS NULL THEN
+    RAISE EXCEPTION 'outbox message % is not claimed', p_id
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Only a message handed out by claim() can be acknowledged; it failed or was never claimed.',
+            HINT = 'Claim it again with channel_sync.claim().';
+  END IF;
+  IF m.claimed_version <> p_version THEN
+    RAISE EXCEPTION 'outbox message % is claimed at version %, not %', p_id, m.claimed_version, p_version
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Its lease lapsed and another connector claimed it since; nothing was recorded.',
+            HINT = 'Claim it again with channel_sync.claim().';
+  END IF;
+  INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
+  VALUES (m.channel_id, m.sku, m.claimed_version, m.claimed_qty, m.claimed_price, m.first_change_at, m.attempts + 1, channel_qty);
+  UPDATE channel_sync.listings l
+     SET acked_qty = m.claimed_qty, acked_price = m.claimed_price, acked_version = m.claimed_version,
+         acked_at = pg_catalog.now(), reported_qty = coalesce(channel_qty, l.reported_qty)
+   WHERE l.channel_id = m.channel_id AND l.sku = m.sku
+     AND (l.acked_version IS NULL OR l.acked_version <= m.claimed_version);
+  IF m.version > m.claimed_version THEN
+    -- a newer change arrived after the claim: it stays pending, lag counted from its own first change
+    UPDATE channel_sync.outbox o
+       SET first_change_at = coalesce(m.changed_after_claim_at, pg_catalog.now()), attempts = 0,
+           next_attempt_at = '-infinity', leased_until = NULL, claimed_version = NULL,
+           claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL, last_error = NULL
+     WHERE o.message_id = p_id;
+    RETURN false;
+  END IF;
+  DELETE FROM channel_sync.outbox o WHERE o.message_id = p_id;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION channel_sync.ack(bigint, integer, bigint) IS 'Connector: records the delivery of the claimed version in propagation_log and the listing (acked_*, reported_qty = channel_qty if given). Returns false when a newer change arrived after the claim; that change stays pending with its own first-change time. version, the one claim() returned: when given, an ack of a message claimed since at another version is refused (55000), as one of a message not claimed is.';
+REVOKE EXECUTE ON FUNCTION channel_sync.ack(bigint, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync.ack(bigint, integer, bigint) TO channel_sync_admin, channel_sync_connector;
+
+-- fail: the delivery failed; retry after backoff, or dead after the channel's max_attempts.
+-- version: as for ack(); a failure of a claim that is no longer the message's (not claimed,
+-- or claimed since at another version) is refused and counts nothing.
+CREATE FUNCTION channel_sync.fail(message_id bigint, error text, retry_in interval DEFAULT NULL,
+                                  version bigint DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_id bigint := fail.message_id;
+  p_version bigint := fail.version;
+  ch text := channel_sync._message_channel(p_id);
+  m channel_sync.outbox;
+  limit_attempts integer;
+BEGIN
+  PERFORM channel_sync._assert_channel_access(ch);
+  IF retry_in < '0'::interval THEN
+    RAISE EXCEPTION 'retry_in must not be negative, not %', retry_in USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT * INTO m FROM channel_sync.outbox o WHERE o.message_id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'outbox message % does not exist', p_id
+      USING ERRCODE = 'no_data_found', DETAIL = 'It was acknowledged concurrently.';
+  END IF;
+  IF p_version IS NOT NULL AND m.claimed_version IS DISTINCT FROM p_version THEN
+    RAISE EXCEPTION 'outbox message % is not claimed at version %', p_id, p_version
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Its lease lapsed and it was claimed, failed or released since; nothing was counted.',
+            HINT = 'Claim it again with channel_sync.claim().';
+  END IF;
+  IF m.status = 'dead' THEN
+    RETURN 'dead';
+  END IF;
+  SELECT c.max_attempts INTO limit_attempts FROM channel_sync.channels c WHERE c.channel_id = ch;
+  UPDATE channel_sync.outbox o
+     SET attempts = m.attempts + 1, last_error = error,
+         status = CASE WHEN m.attempts + 1 >= limit_attempts THEN 'dead' ELSE 'pending' END,
+         next_attempt_at = pg_catalog.clock_timestamp()
+                           + coalesce(retry_in, channel_sync._retry_backoff(m.attempts + 1)),
+         leased_until = NULL, claimed_version = NULL, claimed_qty = NULL, claimed_price = NULL,
+         changed_after_claim_at = NULL
+   WHERE o.message_id = p_id;
+  RETURN CASE WHEN m.attempts + 1 >= limit_attempts THEN 'dead' ELSE 'retry' END;
+END
+$$;
+COMMENT ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) IS 'Connector: records a failed delivery. Returns ''retry'' (claimable again after retry_in, default 1 s × 2^(attempts−1) up to 1 hour) or ''dead'' once the channel''s max_attempts is reached. version, the one claim() returned: when given and the message is no longer claimed at it, the failure is refused (55000) and nothing is counted.';
+REVOKE EXECUTE ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) TO channel_sync_admin, channel_sync_connector;
+
 
 -- Stock changes are re-targeted when the transaction's deferred triggers fire (at COMMIT):
 -- retarget_on_<event> collects the SKUs each statement changed, and the first firing of this

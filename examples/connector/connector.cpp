@@ -174,9 +174,12 @@ std::vector<message> claim(pqxx::connection& conn, const options& o, int want) {
 void record_delivery(pqxx::connection& conn, const options& o, const message& m, const outcome& res,
                      counters& c) {
   pqxx::work tx(conn);
-  pqxx::result r = res.channel_qty
-                       ? tx.exec_params("SELECT channel_sync.ack($1, $2)", m.id, *res.channel_qty)
-                       : tx.exec_params("SELECT channel_sync.ack($1)", m.id);
+  // with the claimed version: if the lease lapsed and another connector claimed the message
+  // since at another version, the ack is refused (55000, a lost lease) and records nothing
+  pqxx::result r =
+      res.channel_qty
+          ? tx.exec_params("SELECT channel_sync.ack($1, $2, $3)", m.id, *res.channel_qty, m.version)
+          : tx.exec_params("SELECT channel_sync.ack($1, NULL, $2)", m.id, m.version);
   tx.commit();
   if (r[0][0].as<bool>())
     ++c.delivered;
@@ -191,9 +194,10 @@ void record_failure(pqxx::connection& conn, const options& o, const message& m, 
   double retry_in = res.retry_in_s ? *res.retry_in_s : o.retry_in_s;
   pqxx::work tx(conn);
   pqxx::result r =
-      retry_in < 0 ? tx.exec_params("SELECT channel_sync.fail($1, $2)", m.id, res.error)
-                   : tx.exec_params("SELECT channel_sync.fail($1, $2, make_interval(secs => $3))",
-                                    m.id, res.error, retry_in);
+      retry_in < 0
+          ? tx.exec_params("SELECT channel_sync.fail($1, $2, NULL, $3)", m.id, res.error, m.version)
+          : tx.exec_params("SELECT channel_sync.fail($1, $2, make_interval(secs => $3), $4)", m.id,
+                           res.error, retry_in, m.version);
   tx.commit();
   std::string verdict = r[0][0].as<std::string>();
   if (verdict == "dead")
@@ -212,17 +216,22 @@ bool lost_lease(const pqxx::sql_error& e) {
 // Hands back the messages of a batch from `from` on, not pushed (a stop, or a lease about to
 // run out), so they need not wait for the lease to lapse: one statement, one transaction.
 long long release_rest(pqxx::connection& conn, const std::vector<message>& batch, size_t from) {
-  std::string ids = "{";
-  for (size_t k = from; k < batch.size(); ++k)
+  std::string ids = "{", versions = "{";
+  for (size_t k = from; k < batch.size(); ++k) {
     ids += (k > from ? "," : "") + std::to_string(batch[k].id);
+    versions += (k > from ? "," : "") + std::to_string(batch[k].version);
+  }
   ids += "}";
+  versions += "}";
   try {
     pqxx::work tx(conn);
-    // a message acknowledged elsewhere meanwhile is gone: skipped, not an error
+    // a message acknowledged elsewhere meanwhile is gone: skipped, not an error; one claimed
+    // by another connector since at another version is left to it
     pqxx::result r = tx.exec_params(
-        "SELECT count(*) FILTER (WHERE channel_sync.release(id)) FROM unnest($1::bigint[]) id "
-        "WHERE EXISTS (SELECT 1 FROM channel_sync.outbox o WHERE o.message_id = id)",
-        ids);
+        "SELECT count(*) FILTER (WHERE channel_sync.release(u.id, u.v)) "
+        "FROM unnest($1::bigint[], $2::bigint[]) AS u (id, v) "
+        "WHERE EXISTS (SELECT 1 FROM channel_sync.outbox o WHERE o.message_id = u.id)",
+        ids, versions);
     tx.commit();
     return r[0][0].as<long long>();
   } catch (const pqxx::sql_error& e) {

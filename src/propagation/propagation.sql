@@ -129,11 +129,16 @@ $$;
 COMMENT ON FUNCTION channel_sync._message_channel(bigint) IS 'Internal: the channel of an outbox message; no_data_found if it does not exist.';
 
 -- ack: the channel confirmed the claimed version. Locks the listing before the message
--- (the order the triggers use), so an ack never deadlocks with a concurrent change.
-CREATE FUNCTION channel_sync.ack(message_id bigint, channel_qty integer DEFAULT NULL) RETURNS boolean
+-- (the order the triggers use), so an ack never deadlocks with a concurrent change. version:
+-- the one claim() handed out with the message; when given, an ack of a claim that is no longer
+-- the message's (its lease lapsed and another connector claimed it at another version) is
+-- refused, as an ack of a message not claimed at all is.
+CREATE FUNCTION channel_sync.ack(message_id bigint, channel_qty integer DEFAULT NULL, version bigint DEFAULT NULL)
+  RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   p_id bigint := ack.message_id;
+  p_version bigint := ack.version;
   m channel_sync.outbox;
   ch text := channel_sync._message_channel(p_id);
 BEGIN
@@ -150,6 +155,12 @@ BEGIN
     RAISE EXCEPTION 'outbox message % is not claimed', p_id
       USING ERRCODE = 'object_not_in_prerequisite_state',
             DETAIL = 'Only a message handed out by claim() can be acknowledged; it failed or was never claimed.',
+            HINT = 'Claim it again with channel_sync.claim().';
+  END IF;
+  IF m.claimed_version <> p_version THEN
+    RAISE EXCEPTION 'outbox message % is claimed at version %, not %', p_id, m.claimed_version, p_version
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Its lease lapsed and another connector claimed it since; nothing was recorded.',
             HINT = 'Claim it again with channel_sync.claim().';
   END IF;
   INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
@@ -172,13 +183,17 @@ BEGIN
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION channel_sync.ack(bigint, integer) IS 'Connector: records the delivery of the claimed version in propagation_log and the listing (acked_*, reported_qty = channel_qty if given). Returns false when a newer change arrived after the claim; that change stays pending with its own first-change time.';
+COMMENT ON FUNCTION channel_sync.ack(bigint, integer, bigint) IS 'Connector: records the delivery of the claimed version in propagation_log and the listing (acked_*, reported_qty = channel_qty if given). Returns false when a newer change arrived after the claim; that change stays pending with its own first-change time. version, the one claim() returned: when given, an ack of a message claimed since at another version is refused (55000), as one of a message not claimed is.';
 
 -- fail: the delivery failed; retry after backoff, or dead after the channel's max_attempts.
-CREATE FUNCTION channel_sync.fail(message_id bigint, error text, retry_in interval DEFAULT NULL) RETURNS text
+-- version: as for ack(); a failure of a claim that is no longer the message's (not claimed,
+-- or claimed since at another version) is refused and counts nothing.
+CREATE FUNCTION channel_sync.fail(message_id bigint, error text, retry_in interval DEFAULT NULL,
+                                  version bigint DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   p_id bigint := fail.message_id;
+  p_version bigint := fail.version;
   ch text := channel_sync._message_channel(p_id);
   m channel_sync.outbox;
   limit_attempts integer;
@@ -191,6 +206,12 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'outbox message % does not exist', p_id
       USING ERRCODE = 'no_data_found', DETAIL = 'It was acknowledged concurrently.';
+  END IF;
+  IF p_version IS NOT NULL AND m.claimed_version IS DISTINCT FROM p_version THEN
+    RAISE EXCEPTION 'outbox message % is not claimed at version %', p_id, p_version
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Its lease lapsed and it was claimed, failed or released since; nothing was counted.',
+            HINT = 'Claim it again with channel_sync.claim().';
   END IF;
   IF m.status = 'dead' THEN
     RETURN 'dead';
@@ -207,7 +228,7 @@ BEGIN
   RETURN CASE WHEN m.attempts + 1 >= limit_attempts THEN 'dead' ELSE 'retry' END;
 END
 $$;
-COMMENT ON FUNCTION channel_sync.fail(bigint, text, interval) IS 'Connector: records a failed delivery. Returns ''retry'' (claimable again after retry_in, default 1 s × 2^(attempts−1) up to 1 hour) or ''dead'' once the channel''s max_attempts is reached.';
+COMMENT ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) IS 'Connector: records a failed delivery. Returns ''retry'' (claimable again after retry_in, default 1 s × 2^(attempts−1) up to 1 hour) or ''dead'' once the channel''s max_attempts is reached. version, the one claim() returned: when given and the message is no longer claimed at it, the failure is refused (55000) and nothing is counted.';
 
 -- requeue_dead: every dead message of the channel becomes pending again, attempts reset.
 CREATE FUNCTION channel_sync.requeue_dead(channel_id text) RETURNS integer

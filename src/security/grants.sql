@@ -39,8 +39,8 @@ GRANT EXECUTE ON FUNCTION
 -- connector: the connector API; each function checks the caller's channel itself
 GRANT EXECUTE ON FUNCTION
   channel_sync.claim(text, integer, interval),
-  channel_sync.ack(bigint, integer),
-  channel_sync.fail(bigint, text, interval),
+  channel_sync.ack(bigint, integer, bigint),
+  channel_sync.fail(bigint, text, interval, bigint),
   channel_sync.ingest(text, text, text, jsonb, timestamptz),
   channel_sync.ingest_batch(text, jsonb),
   channel_sync.replay(bigint),
