@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/boundary.hpp"
@@ -91,9 +92,9 @@ batch_claim claim_sql(const call_context& cx, const std::vector<prepared>& ready
 // The deliveries whose key was taken before the batch (neither claimed nor repeating a key
 // the batch claimed), in key order.
 std::vector<size_t> taken_before(const std::vector<prepared>& ready, const batch_claim& c) {
-  std::map<std::string, bool> claimed;
+  std::set<std::string> claimed;
   for (size_t i = 0; i < ready.size(); ++i)
-    if (c.ids[i] != 0) claimed[ready[i].key] = true;
+    if (c.ids[i] != 0) claimed.insert(ready[i].key);
   std::vector<size_t> out;
   for (size_t i = 0; i < ready.size(); ++i)
     if (c.ids[i] == 0 && claimed.count(ready[i].key) == 0) out.push_back(i);

@@ -146,11 +146,10 @@ void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
                      const std::vector<int64_t>& ids,
                      const std::vector<std::pair<size_t, size_t>>& steps) {
   if (!locks_first(ready, ids, steps)) return;
-  std::vector<const prepared*> events, observed;
-  for (const prepared* p : applied(ready, ids))
-    (touches_stock(*p) ? events : observed).push_back(p);
+  std::vector<const prepared*> claimed = applied(ready, ids), events, observed;
+  for (const prepared* p : claimed) (touches_stock(*p) ? events : observed).push_back(p);
   lock_named_orders(cx, events);
-  item_refs refs = read_item_refs(cx, items_of(applied(ready, ids)));
+  item_refs refs = read_item_refs(cx, items_of(claimed));
   stock_pairs pairs;
   for (const prepared* p : events) add_event_stock(cx, refs, *p->ev, pairs);
   add_order_lines_stock(cx, events, pairs);
