@@ -31,6 +31,11 @@ bool triggers_allow_direct_writes(Relation rel);
 // containing them are re-targeted, under the re-target locks.
 void retarget_changed_stock(const std::vector<std::string>& skus);
 
+// Takes the re-target locks retarget_changed_stock(skus) takes, ahead of it: for a writer that
+// locks listings before it re-targets (a batch observing listings), which must hold these
+// first, as every re-target does before it writes a listing.
+void lock_retarget_of_stock(const std::vector<std::string>& skus);
+
 // Registers the transaction callback that forgets the SKUs left to re-target at commit.
 void init_triggers();
 

@@ -414,12 +414,26 @@ void init_triggers() {
   RegisterXactCallback(forget_stock_skus, nullptr);
 }
 
-void retarget_changed_stock(const std::vector<std::string>& changed) {
+namespace {
+
+// The SKUs a stock change of these SKUs re-targets: they and the bundles containing them.
+std::vector<std::string> retargeted_by_stock(const std::vector<std::string>& changed) {
   std::set<std::string> skus(changed.begin(), changed.end());
-  if (skus.empty()) return;
+  if (skus.empty()) return {};
   for (std::string& b : bundles_of(changed)) skus.insert(std::move(b));
-  std::vector<std::string> all(skus.begin(), skus.end());
-  locked_retarget(&all);
+  return std::vector<std::string>(skus.begin(), skus.end());
+}
+
+}  // namespace
+
+void retarget_changed_stock(const std::vector<std::string>& changed) {
+  std::vector<std::string> all = retargeted_by_stock(changed);
+  if (!all.empty()) locked_retarget(&all);
+}
+
+void lock_retarget_of_stock(const std::vector<std::string>& skus) {
+  std::vector<std::string> all = retargeted_by_stock(skus);
+  if (!all.empty()) lock_for_retarget(&all);
 }
 
 }  // namespace cs::propagation
