@@ -158,10 +158,11 @@ void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
   for (const auto& [sku, loc] : pairs) listed.push_back(sku);
   lock_stock_pairs(std::move(pairs));
   if (observed.empty()) return;
-  cs::propagation::lock_retarget_of_stock(sorted_distinct(listed));
   for (const prepared* p : observed)
     if (std::optional<sku_info> s = refs.resolve(p->ev->item)) listed.push_back(s->sku);
-  run(P_LOCK_LISTINGS, args().datum(text_array(sorted_distinct(std::move(listed)))));
+  listed = sorted_distinct(std::move(listed));
+  cs::propagation::lock_for_retarget_of(listed);
+  run(P_LOCK_LISTINGS, args().datum(text_array(listed)));
 }
 
 }  // namespace cs::ingest::glue

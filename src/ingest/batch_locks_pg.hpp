@@ -8,11 +8,11 @@
 // lock, before it applies anything. Its re-target comes at its end, while an observation
 // writes its listing as its step comes: a batch that also observes listings then locks every
 // listing it may write (of every channel, for the SKUs it observes, the SKUs whose stock it may
-// change and the bundles made of them), in key order -- after the re-target locks of the SKUs
-// whose stock it may change (cs::propagation::lock_retarget_of_stock), as every re-target
-// takes those before it writes a listing: else a stock change elsewhere re-targeting a bundle
-// or an observed SKU held its re-target lock and waited for a listing the batch held, while
-// the batch's own re-target waited for that lock.
+// change and the bundles made of them), in key order -- after the re-target locks of those
+// SKUs (cs::propagation::lock_for_retarget_of), as every re-target takes those before it writes
+// a listing: else a stock change elsewhere re-targeting one of them held its re-target lock and
+// waited for a listing the batch held, while the batch's own re-target waited for that lock or
+// the batch waited for a listing the re-target had written.
 #pragma once
 
 #include <cstddef>

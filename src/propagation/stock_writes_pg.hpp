@@ -31,10 +31,11 @@ bool triggers_allow_direct_writes(Relation rel);
 // containing them are re-targeted, under the re-target locks.
 void retarget_changed_stock(const std::vector<std::string>& skus);
 
-// Takes the re-target locks retarget_changed_stock(skus) takes, ahead of it: for a writer that
-// locks listings before it re-targets (a batch observing listings), which must hold these
-// first, as every re-target does before it writes a listing.
-void lock_retarget_of_stock(const std::vector<std::string>& skus);
+// Takes the re-target locks of these SKUs and of the bundles containing them (those
+// retarget_changed_stock(skus) takes), ahead of writing their listings otherwise: every
+// re-target holds them before it writes a listing, so a writer locking listings of these SKUs
+// first (a batch observing listings) waits for a re-target in progress instead of crossing it.
+void lock_for_retarget_of(const std::vector<std::string>& skus);
 
 // Registers the transaction callback that forgets the SKUs left to re-target at commit.
 void init_triggers();

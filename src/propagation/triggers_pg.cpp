@@ -431,7 +431,7 @@ void retarget_changed_stock(const std::vector<std::string>& changed) {
   if (!all.empty()) locked_retarget(&all);
 }
 
-void lock_retarget_of_stock(const std::vector<std::string>& skus) {
+void lock_for_retarget_of(const std::vector<std::string>& skus) {
   std::vector<std::string> all = retargeted_by_stock(skus);
   if (!all.empty()) lock_for_retarget(&all);
 }
