@@ -155,11 +155,12 @@ SELECT channel_id, pool, holdback, buffer, ats, limited_by FROM channel_sync.exp
 SELECT channel_sync.allocate(ARRAY[10, 10], ARRAY[ROW(1, 10, 100, NULL, 0, false, NULL, NULL)::channel_sync.alloc_rule,
                                                   ROW(0, 0, 50, 3, 0, false, NULL, NULL)::channel_sync.alloc_rule]);
 SELECT channel_sync.recompute_targets() AS recomputed;
--- propagation: claim, ack, fail, release, dead, requeue, verify
+-- propagation: claim, ack, fail, ack_batch, release, dead, requeue, verify
 SELECT sku, external_id, qty, price FROM channel_sync.claim('amazon', 2);
 SELECT count(*) FILTER (WHERE channel_sync.release(m.message_id)) AS released FROM channel_sync.outbox m WHERE m.claimed_version IS NOT NULL;
 SELECT channel_sync.ack(message_id, qty) FROM channel_sync.claim('amazon', 1);
 SELECT channel_sync.fail(message_id, 'HTTP 503') FROM channel_sync.claim('amazon', 1);
+SELECT status FROM channel_sync.ack_batch(ARRAY(SELECT message_id FROM channel_sync.claim('amazon', 2)), '{1, 2}');
 SELECT channel_sync.requeue_dead('amazon') AS requeued;
 SELECT count(*) AS findings FROM channel_sync.verify();
 SELECT count(*) AS findings FROM channel_sync.verify(true);
@@ -184,6 +185,7 @@ SET search_path = public, pg_catalog;
 SELECT status FROM channel_sync.ingest('shop', 'p1', 'stock_adjusted', '{"sku": "TEE", "location_id": "wh1", "delta": -1, "reason": "count"}', '2024-05-02 10:00+00');
 UPDATE channel_sync.stock SET on_hand = 25 WHERE sku OPERATOR(pg_catalog.=) 'TEE';
 SELECT channel_sync.ack(message_id) FROM channel_sync.claim('shop', 1);
+SELECT status FROM channel_sync.ack_batch(ARRAY(SELECT message_id FROM channel_sync.claim('shop', 1)));
 SELECT count(*) AS findings FROM channel_sync.verify();
 SELECT channel_sync.available_to_sell('shop', 'TEE') AS ats_shop_tee;
 -- under RLS as a connector

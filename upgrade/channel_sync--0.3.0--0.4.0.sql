@@ -2,7 +2,7 @@
 -- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
 -- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(), and
 -- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state(), prune_propagation_log(), release(),
--- and the version argument of ack(), fail() and release(). Keep in
+-- the version argument of ack(), fail() and release(), and ack_batch(). Keep in
 -- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
 -- test/upgrade compares).
 -- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
@@ -234,6 +234,37 @@ GRANT EXECUTE ON FUNCTION channel_sync.release(bigint, bigint) TO channel_sync_a
 -- src/propagation/propagation.sql.
 DROP FUNCTION channel_sync.ack(bigint, integer);
 DROP FUNCTION channel_sync.fail(bigint, text, interval);
+-- _record_ack: records the delivery of the version message m (a claimed outbox row, locked by
+-- the caller after its listing) was claimed at: ack() and ack_batch() share it.
+CREATE FUNCTION channel_sync._record_ack(m channel_sync.outbox, channel_qty integer) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_id bigint := m.message_id;
+BEGIN
+  INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
+  VALUES (m.channel_id, m.sku, m.claimed_version, m.claimed_qty, m.claimed_price, m.first_change_at, m.attempts + 1, channel_qty);
+  UPDATE channel_sync.listings l
+     SET acked_qty = m.claimed_qty, acked_price = m.claimed_price, acked_version = m.claimed_version,
+         acked_at = pg_catalog.now(), reported_qty = coalesce(channel_qty, l.reported_qty)
+   WHERE l.channel_id = m.channel_id AND l.sku = m.sku
+     AND (l.acked_version IS NULL OR l.acked_version <= m.claimed_version);
+  IF m.version > m.claimed_version THEN
+    -- a newer change arrived after the claim: it stays pending, lag counted from its own first change
+    UPDATE channel_sync.outbox o
+       SET first_change_at = coalesce(m.changed_after_claim_at, pg_catalog.now()), attempts = 0,
+           next_attempt_at = '-infinity', leased_until = NULL, claimed_version = NULL,
+           claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL, last_error = NULL
+     WHERE o.message_id = p_id;
+    RETURN false;
+  END IF;
+  DELETE FROM channel_sync.outbox o WHERE o.message_id = p_id;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) IS 'Internal: records the delivery of a claimed message (locked with its listing by the caller) in propagation_log and the listing; deletes the message, or keeps it pending when a newer change arrived after the claim (false).';
+REVOKE EXECUTE ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) TO channel_sync_admin;
+
 -- ack: the channel confirmed the claimed version. Locks the listing before the message
 -- (the order the triggers use), so an ack never deadlocks with a concurrent change. version:
 -- the one claim() handed out with the message; when given, an ack of a claim that is no longer
@@ -269,24 +300,7 @@ BEGIN
             DETAIL = 'Its lease lapsed and another connector claimed it since; nothing was recorded.',
             HINT = 'Claim it again with channel_sync.claim().';
   END IF;
-  INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
-  VALUES (m.channel_id, m.sku, m.claimed_version, m.claimed_qty, m.claimed_price, m.first_change_at, m.attempts + 1, channel_qty);
-  UPDATE channel_sync.listings l
-     SET acked_qty = m.claimed_qty, acked_price = m.claimed_price, acked_version = m.claimed_version,
-         acked_at = pg_catalog.now(), reported_qty = coalesce(channel_qty, l.reported_qty)
-   WHERE l.channel_id = m.channel_id AND l.sku = m.sku
-     AND (l.acked_version IS NULL OR l.acked_version <= m.claimed_version);
-  IF m.version > m.claimed_version THEN
-    -- a newer change arrived after the claim: it stays pending, lag counted from its own first change
-    UPDATE channel_sync.outbox o
-       SET first_change_at = coalesce(m.changed_after_claim_at, pg_catalog.now()), attempts = 0,
-           next_attempt_at = '-infinity', leased_until = NULL, claimed_version = NULL,
-           claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL, last_error = NULL
-     WHERE o.message_id = p_id;
-    RETURN false;
-  END IF;
-  DELETE FROM channel_sync.outbox o WHERE o.message_id = p_id;
-  RETURN true;
+  RETURN channel_sync._record_ack(m, channel_qty);
 END
 $$;
 COMMENT ON FUNCTION channel_sync.ack(bigint, integer, bigint) IS 'Connector: records the delivery of the claimed version in propagation_log and the listing (acked_*, reported_qty = channel_qty if given). Returns false when a newer change arrived after the claim; that change stays pending with its own first-change time. version, the one claim() returned: when given, an ack of a message claimed since at another version is refused (55000), as one of a message not claimed is.';
@@ -339,6 +353,93 @@ $$;
 COMMENT ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) IS 'Connector: records a failed delivery. Returns ''retry'' (claimable again after retry_in, default 1 s × 2^(attempts−1) up to 1 hour) or ''dead'' once the channel''s max_attempts is reached. version, the one claim() returned: when given and the message is no longer claimed at it, the failure is refused (55000) and nothing is counted.';
 REVOKE EXECUTE ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) TO channel_sync_admin, channel_sync_connector;
+
+-- ack_batch(): as in src/propagation/ack_batch.sql
+-- ack_batch(): a connector acknowledges many pushed messages in one call (one round trip and
+-- one commit instead of one per message). Locks every listing first, then every message, so
+-- acknowledging many never crosses a stock change's re-target, which writes a listing and then
+-- its message, SKU by SKU in byte order (acks one by one in a transaction lock listing and
+-- message in turn, and two SKUs acknowledged in the other order deadlock with it). One status
+-- per element, in order:
+--   acked          as ack() returning true: delivered at the latest version, message done;
+--   newer_pending  as ack() returning false: delivered, a newer change stays pending;
+--   missing        no such message (acknowledged already, or its listing was deleted);
+--   not_claimed    not claimed (failed, released, or never handed out): nothing recorded;
+--   claimed_elsewhere  versions[k] given and the message is claimed at another version now (its
+--                  lease lapsed and another connector claimed it): nothing recorded;
+--   duplicate      the message appears earlier in message_ids: acknowledged there.
+-- A malformed call is an error and records nothing: NULL message_ids or a NULL element,
+-- channel_qtys or versions of another length, more than 10,000 elements, a message of a channel
+-- the caller may not act for.
+CREATE FUNCTION channel_sync.ack_batch(message_ids bigint[], channel_qtys integer[] DEFAULT NULL,
+                                       versions bigint[] DEFAULT NULL)
+  RETURNS TABLE(message_id bigint, status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids bigint[] := ack_batch.message_ids;
+  qtys integer[] := channel_qtys;
+  vers bigint[] := versions;
+  n integer;
+  firsts boolean[];
+  ch text;
+  m channel_sync.outbox;
+BEGIN
+  IF pg_catalog.array_ndims(ids) > 1 OR pg_catalog.array_ndims(qtys) > 1 OR pg_catalog.array_ndims(vers) > 1 THEN
+    RAISE EXCEPTION 'message_ids, channel_qtys and versions must be one-dimensional arrays'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF ids IS NULL OR pg_catalog.array_position(ids, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'message_ids must not be null nor contain nulls' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- subscripts from 1, whatever bounds the caller's arrays had
+  ids := ARRAY(SELECT pg_catalog.unnest(ids));
+  qtys := CASE WHEN qtys IS NOT NULL THEN ARRAY(SELECT pg_catalog.unnest(qtys)) END;
+  vers := CASE WHEN vers IS NOT NULL THEN ARRAY(SELECT pg_catalog.unnest(vers)) END;
+  n := pg_catalog.cardinality(ids);
+  IF n > 10000 THEN
+    RAISE EXCEPTION 'message_ids has % elements, at most 10000 are acknowledged at once', n
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF pg_catalog.cardinality(qtys) <> n OR pg_catalog.cardinality(vers) <> n THEN
+    RAISE EXCEPTION 'channel_qtys and versions must have one element per message (%), not % and %', n,
+      coalesce(pg_catalog.cardinality(qtys)::text, 'NULL'), coalesce(pg_catalog.cardinality(vers)::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF n = 0 THEN
+    RETURN;
+  END IF;
+  FOR ch IN SELECT DISTINCT o.channel_id FROM channel_sync.outbox o WHERE o.message_id = ANY (ids) LOOP
+    PERFORM channel_sync._assert_channel_access(ch);
+  END LOOP;
+  PERFORM 1 FROM channel_sync.listings l
+    JOIN channel_sync.outbox o ON o.channel_id = l.channel_id AND o.sku = l.sku
+   WHERE o.message_id = ANY (ids)
+   ORDER BY l.sku COLLATE "C", l.channel_id
+     FOR NO KEY UPDATE OF l;
+  PERFORM 1 FROM channel_sync.outbox o WHERE o.message_id = ANY (ids) ORDER BY o.message_id FOR UPDATE;
+  SELECT pg_catalog.array_agg(q.is_first ORDER BY q.k) INTO firsts
+    FROM (SELECT u.k, u.k = pg_catalog.min(u.k) OVER (PARTITION BY u.id) AS is_first
+            FROM pg_catalog.unnest(ids) WITH ORDINALITY AS u(id, k)) q;
+  FOR k IN 1 .. n LOOP
+    message_id := ids[k];
+    IF NOT firsts[k] THEN
+      status := 'duplicate';
+    ELSE
+      SELECT * INTO m FROM channel_sync.outbox o WHERE o.message_id = ids[k];
+      status := CASE
+        WHEN NOT FOUND THEN 'missing'
+        WHEN m.claimed_version IS NULL THEN 'not_claimed'
+        WHEN vers[k] IS NOT NULL AND vers[k] <> m.claimed_version THEN 'claimed_elsewhere'
+        WHEN channel_sync._record_ack(m, qtys[k]) THEN 'acked'
+        ELSE 'newer_pending' END;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) IS 'Connector: acknowledges many claimed messages at once, as ack() does each (channel_qtys and versions: one per message, optional). One row per element, in order: acked, newer_pending (delivered; a newer change stays pending), missing, not_claimed, claimed_elsewhere (claimed since at another version; nothing recorded) or duplicate. Locks every listing, then every message, so it never deadlocks with a stock change.';
+REVOKE EXECUTE ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) TO channel_sync_admin, channel_sync_connector;
 
 
 -- Stock changes are re-targeted when the transaction's deferred triggers fire (at COMMIT):

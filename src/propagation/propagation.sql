@@ -128,6 +128,37 @@ END
 $$;
 COMMENT ON FUNCTION channel_sync._message_channel(bigint) IS 'Internal: the channel of an outbox message; no_data_found if it does not exist.';
 
+-- _record_ack: records the delivery of the version message m (a claimed outbox row, locked by
+-- the caller after its listing) was claimed at: ack() and ack_batch() share it.
+CREATE FUNCTION channel_sync._record_ack(m channel_sync.outbox, channel_qty integer) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p_id bigint := m.message_id;
+BEGIN
+  INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
+  VALUES (m.channel_id, m.sku, m.claimed_version, m.claimed_qty, m.claimed_price, m.first_change_at, m.attempts + 1, channel_qty);
+  UPDATE channel_sync.listings l
+     SET acked_qty = m.claimed_qty, acked_price = m.claimed_price, acked_version = m.claimed_version,
+         acked_at = pg_catalog.now(), reported_qty = coalesce(channel_qty, l.reported_qty)
+   WHERE l.channel_id = m.channel_id AND l.sku = m.sku
+     AND (l.acked_version IS NULL OR l.acked_version <= m.claimed_version);
+  IF m.version > m.claimed_version THEN
+    -- a newer change arrived after the claim: it stays pending, lag counted from its own first change
+    UPDATE channel_sync.outbox o
+       SET first_change_at = coalesce(m.changed_after_claim_at, pg_catalog.now()), attempts = 0,
+           next_attempt_at = '-infinity', leased_until = NULL, claimed_version = NULL,
+           claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL, last_error = NULL
+     WHERE o.message_id = p_id;
+    RETURN false;
+  END IF;
+  DELETE FROM channel_sync.outbox o WHERE o.message_id = p_id;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) IS 'Internal: records the delivery of a claimed message (locked with its listing by the caller) in propagation_log and the listing; deletes the message, or keeps it pending when a newer change arrived after the claim (false).';
+REVOKE EXECUTE ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION channel_sync._record_ack(channel_sync.outbox, integer) TO channel_sync_admin;
+
 -- ack: the channel confirmed the claimed version. Locks the listing before the message
 -- (the order the triggers use), so an ack never deadlocks with a concurrent change. version:
 -- the one claim() handed out with the message; when given, an ack of a claim that is no longer
@@ -163,24 +194,7 @@ BEGIN
             DETAIL = 'Its lease lapsed and another connector claimed it since; nothing was recorded.',
             HINT = 'Claim it again with channel_sync.claim().';
   END IF;
-  INSERT INTO channel_sync.propagation_log (channel_id, sku, version, qty, price, first_change_at, attempts, reported_qty)
-  VALUES (m.channel_id, m.sku, m.claimed_version, m.claimed_qty, m.claimed_price, m.first_change_at, m.attempts + 1, channel_qty);
-  UPDATE channel_sync.listings l
-     SET acked_qty = m.claimed_qty, acked_price = m.claimed_price, acked_version = m.claimed_version,
-         acked_at = pg_catalog.now(), reported_qty = coalesce(channel_qty, l.reported_qty)
-   WHERE l.channel_id = m.channel_id AND l.sku = m.sku
-     AND (l.acked_version IS NULL OR l.acked_version <= m.claimed_version);
-  IF m.version > m.claimed_version THEN
-    -- a newer change arrived after the claim: it stays pending, lag counted from its own first change
-    UPDATE channel_sync.outbox o
-       SET first_change_at = coalesce(m.changed_after_claim_at, pg_catalog.now()), attempts = 0,
-           next_attempt_at = '-infinity', leased_until = NULL, claimed_version = NULL,
-           claimed_qty = NULL, claimed_price = NULL, changed_after_claim_at = NULL, last_error = NULL
-     WHERE o.message_id = p_id;
-    RETURN false;
-  END IF;
-  DELETE FROM channel_sync.outbox o WHERE o.message_id = p_id;
-  RETURN true;
+  RETURN channel_sync._record_ack(m, channel_qty);
 END
 $$;
 COMMENT ON FUNCTION channel_sync.ack(bigint, integer, bigint) IS 'Connector: records the delivery of the claimed version in propagation_log and the listing (acked_*, reported_qty = channel_qty if given). Returns false when a newer change arrived after the claim; that change stays pending with its own first-change time. version, the one claim() returned: when given, an ack of a message claimed since at another version is refused (55000), as one of a message not claimed is.';
