@@ -10,7 +10,8 @@
 # one connector claiming and acking meanwhile, with channel_sync.notify_mode transaction and
 # batched; then a burst of 100,000 row updates over 1,000 SKUs (pending messages left),
 # commit-to-listener latency in both notify modes, and the 1-client UPDATE with a dynamic buffer
-# sized from 50,000 orders and acks.
+# sized from 50,000 orders and acks; then a connector draining 1,000 messages, acking one per
+# transaction against ack_batch() per claim of 100.
 # Growth pass (GROWTH=1 SIZE=n): bench/growth_catalog.sql with n SKUs; 1 client, single-row
 # stock UPDATEs of random SKUs (1 per transaction, and 20 per transaction so the per-update work
 # is not hidden behind the commit's fsync), channel_sync vs the limit (the same UPDATE on a
@@ -238,6 +239,55 @@ printf 'burst_100k_updates_1k_skus\tchannel_sync\t1\t100000\tseconds\ts\t%s\t%s\
 worst=$(printf '%s\n' "${pendings[@]}" | sort -g | tail -n 1)
 printf 'pending messages after 100,000 updates over 1,000 SKUs (the most of %s runs)\t%s\t<= 5000\t%s\n' "$burst_runs" "$worst" "$(awk -v p="$worst" 'BEGIN { print (p <= 5000) ? "yes" : "no" }')" >>"$targets"
 echo "  burst (x$burst_runs): 100,000 row updates in ${seconds[*]} s leave ${pendings[*]} pending messages"
+
+# ---- acknowledging: a connector drains one channel's 1,000 pending messages, claiming 100 at a
+# time (each claim committed), then acking them one per transaction (ack(), as the example
+# connector does) or all at once (ack_batch()); both at synchronous_commit on. Every SKU's wh1
+# stock changes before each run, so each run starts from 1,000 pending messages per channel.
+# The two ways alternate, 3 runs each; reported (messages/s).
+psql_q <<'SQL'
+CREATE SCHEMA bench_ack;
+CREATE PROCEDURE bench_ack.drain(channel text, batched boolean, INOUT acked bigint DEFAULT 0)
+LANGUAGE plpgsql AS $$
+DECLARE ids bigint[]; vs bigint[];
+BEGIN
+  LOOP
+    SELECT pg_catalog.array_agg(c.message_id), pg_catalog.array_agg(c.version) INTO ids, vs
+      FROM channel_sync.claim(channel, 100, '5 minutes') c;
+    COMMIT;
+    EXIT WHEN ids IS NULL;
+    IF batched THEN
+      PERFORM pg_catalog.count(*) FROM channel_sync.ack_batch(ids, NULL, vs);
+      COMMIT;
+    ELSE
+      FOR k IN 1 .. pg_catalog.cardinality(ids) LOOP
+        PERFORM channel_sync.ack(ids[k], NULL, vs[k]);
+        COMMIT;
+      END LOOP;
+    END IF;
+    acked := acked + pg_catalog.cardinality(ids);
+  END LOOP;
+END $$;
+SQL
+declare -A drain=() drain_med=()
+for r in $(seq 1 3); do
+  for way in ack_per_message ack_batch; do
+    psql_q -c "UPDATE channel_sync.stock SET on_hand = on_hand + 1 WHERE location_id = 'wh1'" -c 'CHECKPOINT' >/dev/null
+    start=$(date +%s.%N)
+    n=$(psql_q -c "CALL bench_ack.drain('amazon', $([ "$way" = ack_batch ] && echo true || echo false))")
+    rate=$(awk -v s="$start" -v e="$(date +%s.%N)" -v n="$n" 'BEGIN { printf "%.0f", n / (e - s) }')
+    [ "$n" -ge 1000 ] || { echo "drain $way acked $n messages, expected 1000" >&2; exit 1; }
+    drain[$way]="${drain[$way]:-} $rate"
+  done
+done
+for way in ack_per_message ack_batch; do
+  read -r med mn mx <<<"$(stats "${drain[$way]}")"
+  printf 'drain_1000_claims_of_100_%s\tchannel_sync\t1\t1000\tthroughput\tmessages/s\t%s\t%s\t%s\t3\n' "$way" "$med" "$mn" "$mx" >>"$tsv"
+  drain_med[$way]=$med
+done
+rb=$(ratio "${drain_med[ack_batch]}" "${drain_med[ack_per_message]}")
+printf 'draining 1,000 messages: ack_batch per claim of 100 / ack per message, each committed (reported)\t%s\t(reported)\tyes\n' "$rb" >>"$targets"
+echo "  draining 1,000 messages (claims of 100): ack one per transaction ${drain_med[ack_per_message]} messages/s (runs:${drain[ack_per_message]}), ack_batch ${drain_med[ack_batch]} (runs:${drain[ack_batch]}): ${rb}x"
 
 # ---- commit-to-listener latency, in both notify modes (batched: the worker's NOTIFY follows
 # the commit; a change after a quiet period is sent at once)

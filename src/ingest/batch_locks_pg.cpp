@@ -105,18 +105,17 @@ void add_order_lines_stock(const call_context& cx, const std::vector<const prepa
 }
 
 // Whether the batch's steps must take their locks first: more than one of the steps with a
-// claimed event touches stock, or one does and another observes a listing.
+// claimed event touches stock, or more than one observes a listing, or one does each.
 bool locks_first(const std::vector<prepared>& ready, const std::vector<int64_t>& ids,
                  const std::vector<std::pair<size_t, size_t>>& steps) {
-  size_t touching = 0;
-  bool observing = false;
+  size_t touching = 0, observing = 0;
   for (const auto& [from, to] : steps) {
     bool claimed = false;
     for (size_t i = from; i < to; ++i) claimed = claimed || ids[i] != 0;
     touching += claimed && touches_stock(ready[from]) ? 1 : 0;
-    observing = observing || (claimed && observes(ready[from]));
+    observing += claimed && observes(ready[from]) ? 1 : 0;
   }
-  return touching >= 2 || (touching == 1 && observing);
+  return touching + observing >= 2;
 }
 
 // The items (SKUs or aliases) the events name.

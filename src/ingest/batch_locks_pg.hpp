@@ -1,18 +1,19 @@
 // The orders and stock an ingest_batch() call locks once it has claimed its keys
 // (batch_keys_pg.hpp). A batch applies its steps one after the other -- each run of consecutive
-// order_placed events set-based, each other event alone -- and each step locks the orders and
-// then the stock rows it changes, each in key order. Two batches whose steps lock shared rows in
-// other orders (a connector's orders interleaved with its adjustments, another's with its
-// cancellations) would deadlock; so a batch of more than one step that touches stock first
-// locks, in key order, every existing order its events name and then every stock row they may
-// lock, before it applies anything. Its re-target comes at its end, while an observation
-// writes its listing as its step comes: a batch that also observes listings then locks every
-// listing it may write (of every channel, for the SKUs it observes, the SKUs whose stock it may
-// change and the bundles made of them), in key order -- after the re-target locks of those
-// SKUs (cs::propagation::lock_for_retarget_of), as every re-target takes those before it writes
-// a listing: else a stock change elsewhere re-targeting one of them held its re-target lock and
-// waited for a listing the batch held, while the batch's own re-target waited for that lock or
-// the batch waited for a listing the re-target had written.
+// order_placed events set-based, each other event alone -- and each step locks the orders and then
+// the stock rows it changes, each in key order. Two batches whose steps lock shared rows in other
+// orders (a connector's orders interleaved with its adjustments, another's with its cancellations)
+// would deadlock; so a batch of more than one step that touches stock first locks, in key order,
+// every existing order its events name and then every stock row they may lock, before it applies
+// anything. Its re-target comes at its end, while an observation writes its listing as its step
+// comes: a batch that also observes listings (or observes several) then locks every listing it may
+// write (of every
+// channel, for the SKUs it observes, the SKUs whose stock it may change and the bundles made of
+// them), SKU by SKU, as a re-target writes them -- after the re-target locks of those SKUs
+// (cs::propagation::lock_for_retarget_of), as every re-target takes those before it writes a
+// listing: else a stock change elsewhere re-targeting one of them held its re-target lock and
+// waited for a listing the batch held, while the batch's own re-target waited for that lock or the
+// batch waited for a listing the re-target had written.
 #pragma once
 
 #include <cstddef>
@@ -29,7 +30,7 @@ namespace cs::ingest::glue {
 std::vector<std::pair<size_t, size_t>> batch_steps(const std::vector<prepared>& ready);
 
 // Locks the orders, stock rows and listings the batch's claimed events (ids[i] != 0) may lock,
-// when more than one step touches stock or one does and another observes a listing; else
+// when more than one step touches stock or observes a listing; else
 // nothing: one step locks its rows in key order by itself.
 void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
                      const std::vector<int64_t>& ids,

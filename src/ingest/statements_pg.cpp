@@ -163,7 +163,7 @@ const plan_def kPlans[P_COUNT] = {
   {"SELECT o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = $2", 2, {TEXTOID, TEXTOID}},
   {"SELECT 1 FROM channel_sync.listings AS l WHERE l.sku IN (SELECT pg_catalog.unnest($1) UNION"
    " SELECT b.bundle_sku FROM channel_sync.bundle_components AS b WHERE b.component_sku IN (SELECT pg_catalog.unnest($1)))"
-   " ORDER BY l.channel_id, l.sku FOR NO KEY UPDATE OF l", 1, {TEXTARRAYOID}},
+   " ORDER BY l.sku COLLATE \"C\", l.channel_id FOR NO KEY UPDATE OF l", 1, {TEXTARRAYOID}},
 };
 // clang-format on
 
