@@ -153,15 +153,16 @@ void lock_batch_rows(call_context& cx, const std::vector<prepared>& ready,
   stock_pairs pairs;
   for (const prepared* p : events) add_event_stock(cx, refs, *p->ev, pairs);
   add_order_lines_stock(cx, events, pairs);
-  std::vector<std::string> listed;
-  for (const auto& [sku, loc] : pairs) listed.push_back(sku);
+  std::vector<std::string> retargeted, seen;
+  for (const auto& [sku, loc] : pairs) retargeted.push_back(sku);
   lock_stock_pairs(std::move(pairs));
   if (observed.empty()) return;
   for (const prepared* p : observed)
-    if (std::optional<sku_info> s = refs.resolve(p->ev->item)) listed.push_back(s->sku);
-  listed = sorted_distinct(std::move(listed));
-  cs::propagation::lock_for_retarget_of(listed);
-  run(P_LOCK_LISTINGS, args().datum(text_array(listed)));
+    if (std::optional<sku_info> s = refs.resolve(p->ev->item)) seen.push_back(s->sku);
+  seen = sorted_distinct(std::move(seen));
+  retargeted.insert(retargeted.end(), seen.begin(), seen.end());
+  cs::propagation::lock_for_retarget_of(sorted_distinct(std::move(retargeted)));
+  run(P_LOCK_LISTINGS, args().text(cx.channel).datum(text_array(seen)));
 }
 
 }  // namespace cs::ingest::glue

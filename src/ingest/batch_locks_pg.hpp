@@ -3,17 +3,16 @@
 // order_placed events set-based, each other event alone -- and each step locks the orders and then
 // the stock rows it changes, each in key order. Two batches whose steps lock shared rows in other
 // orders (a connector's orders interleaved with its adjustments, another's with its cancellations)
-// would deadlock; so a batch of more than one step that touches stock first locks, in key order,
-// every existing order its events name and then every stock row they may lock, before it applies
-// anything. Its re-target comes at its end, while an observation writes its listing as its step
-// comes: a batch that also observes listings (or observes several) then locks every listing it may
-// write (of every
-// channel, for the SKUs it observes, the SKUs whose stock it may change and the bundles made of
-// them), SKU by SKU, as a re-target writes them -- after the re-target locks of those SKUs
-// (cs::propagation::lock_for_retarget_of), as every re-target takes those before it writes a
-// listing: else a stock change elsewhere re-targeting one of them held its re-target lock and
-// waited for a listing the batch held, while the batch's own re-target waited for that lock or the
-// batch waited for a listing the re-target had written.
+// would deadlock; so a batch of more than one step that touches stock or observes a listing first
+// locks, in key order, every existing order its events name and then every stock row they may lock,
+// before it applies anything. Its re-target comes at its end, while an observation writes its
+// listing as its step comes: a batch that observes listings then takes the re-target locks of the
+// SKUs it observes and of those whose stock it may change (and of their bundles;
+// cs::propagation::lock_for_retarget_of), as every re-target takes them before it writes a listing,
+// and locks the listings it observes, SKU by SKU in byte order, as a re-target writes them and
+// ack_batch() locks them. Else a stock change elsewhere re-targeting one of those SKUs held its re-
+// target lock and waited for a listing the batch had written, while the batch waited for a listing
+// the re-target had written or, at its own re-target, for that lock.
 #pragma once
 
 #include <cstddef>

@@ -161,9 +161,8 @@ const plan_def kPlans[P_COUNT] = {
   {"SELECT DISTINCT l.sku, l.location_id FROM channel_sync.order_lines AS l"
    " WHERE l.channel_id = $1 AND l.order_id IN (SELECT pg_catalog.unnest($2))", 2, {TEXTOID, TEXTARRAYOID}},
   {"SELECT o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = $2", 2, {TEXTOID, TEXTOID}},
-  {"SELECT 1 FROM channel_sync.listings AS l WHERE l.sku IN (SELECT pg_catalog.unnest($1) UNION"
-   " SELECT b.bundle_sku FROM channel_sync.bundle_components AS b WHERE b.component_sku IN (SELECT pg_catalog.unnest($1)))"
-   " ORDER BY l.sku COLLATE \"C\", l.channel_id FOR NO KEY UPDATE OF l", 1, {TEXTARRAYOID}},
+  {"SELECT 1 FROM channel_sync.listings AS l WHERE l.channel_id = $1 AND l.sku IN (SELECT pg_catalog.unnest($2))"
+   " ORDER BY l.sku COLLATE \"C\" FOR NO KEY UPDATE OF l", 2, {TEXTOID, TEXTARRAYOID}},
 };
 // clang-format on
 

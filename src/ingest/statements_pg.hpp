@@ -66,8 +66,8 @@ enum plan_id {
   P_BULK_LINE_STOCK,
   // an order's state, read (not locked)
   P_ORDER_STATE,
-  // the listings of SKUs and of the bundles made of them, locked SKU by SKU (byte order), each
-  // SKU's channels in order: the order a re-target writes them and ack_batch() locks them
+  // the channel's listings of SKUs, locked SKU by SKU in byte order: the order a re-target
+  // writes them and ack_batch() locks them
   P_LOCK_LISTINGS,
   P_COUNT
 };
