@@ -6,10 +6,13 @@
 extern "C" {
 #include "access/relation.h"
 #include "storage/bufmgr.h"
+#include "storage/proc.h"
+#include "utils/inval.h"
 }
 #include "common/pg_headers.hpp"
 #include "common/table_access_pg.hpp"
 #include "allocation/small_feed_pg.hpp"
+#include "propagation/stock_writes_pg.hpp"
 
 namespace cs::allocation::glue {
 
@@ -41,13 +44,23 @@ const char* const kDirectNames[kDirectRelations] = {
     "stock",     "stock_pkey",      "channel_prices",    "channel_prices_sku_idx",
     "listings",  "listings_sku_idx"};
 
-// Opens every relation (false, with none left open, when one is missing). Plain C frame.
-bool open_direct(direct_tables* t) {
+// The configuration tables (channels, locations, channel_locations and their keys), which
+// the direct loader skips when it replays the configuration it remembered.
+bool config_relation(int k) {
+  return k == 0 || k == 1 || (k >= 4 && k <= 7);
+}
+
+// Opens every relation, but for the configuration tables when with_config is false (false,
+// with none left open, when one is missing). Plain C frame.
+bool open_direct(direct_tables* t, bool with_config) {
   Relation* r = direct_slots(t);
   for (int k = 0; k < kDirectRelations; ++k) {
-    r[k] = pg::open_cs_relation(kDirectNames[k], AccessShareLock);
-    if (r[k] == nullptr) {
-      for (int j = 0; j < k; ++j) relation_close(r[j], NoLock);
+    r[k] = !with_config && config_relation(k)
+               ? nullptr
+               : pg::open_cs_relation(kDirectNames[k], AccessShareLock);
+    if (r[k] == nullptr && (with_config || !config_relation(k))) {
+      for (int j = 0; j < k; ++j)
+        if (r[j] != nullptr) relation_close(r[j], NoLock);
       return false;
     }
   }
@@ -58,7 +71,8 @@ bool open_direct(direct_tables* t) {
 void close_direct(direct_tables* t) {
   pg::end_fresh_read();
   Relation* r = direct_slots(t);
-  for (int k = 0; k < kDirectRelations; ++k) relation_close(r[k], NoLock);
+  for (int k = 0; k < kDirectRelations; ++k)
+    if (r[k] != nullptr) relation_close(r[k], NoLock);
 }
 
 }  // namespace
@@ -222,9 +236,78 @@ void world::feed_direct(small_feed& f, int kind, const fetched_rows& rows,
   });
 }
 
+// A configuration row (kinds 0-2) as small_row() took it, its text owned: the direct loader
+// replays them in later transactions while they are valid (see kept_config).
+struct kept_config_row {
+  cell c[k_ncols];
+  std::string a, b, n;
+};
+
+namespace {
+
+void keep_config_row(const cell* row, std::vector<kept_config_row>& kept) {
+  kept_config_row k;
+  std::copy(row, row + k_ncols, k.c);
+  auto own = [](const cell& c, std::string& s) {
+    if (!c.null && c.str != nullptr) s.assign(c.str, static_cast<size_t>(c.len));
+  };
+  own(row[k_a], k.a);
+  own(row[k_b], k.b);
+  own(row[k_n], k.n);
+  kept.push_back(std::move(k));
+}
+
+// The configuration rows (channels with their default rules, locations, which locations feed
+// which channels) the last direct load read, kept across transactions until a relcache
+// invalidation of one of the four tables arrives: every write to them queues one (their
+// re-target trigger, cs::allocation::configuration_written()), and every change that alters
+// these rows also takes the re-target lock of every SKU, so it is committed and its
+// invalidation sent before a re-target holding its own locks reads them (load_direct accepts
+// invalidations first). Kept only while those triggers fire always; a DBA disabling one
+// invalidates the table too.
+struct kept_config {
+  bool valid = false;
+  Oid relids[4] = {InvalidOid, InvalidOid, InvalidOid, InvalidOid};
+  LocalTransactionId written_in = InvalidLocalTransactionId;  // a writer reads afresh
+  std::vector<kept_config_row> rows;
+};
+
+kept_config config_kept;
+
+void drop_kept_config(Datum, Oid relid) {
+  for (Oid r : config_kept.relids)
+    if (relid == InvalidOid || relid == r) config_kept.valid = false;
+}
+
+// Whether the remembered configuration may be replayed now. Plain C frame.
+bool kept_config_usable() {
+  AcceptInvalidationMessages();
+  return config_kept.valid && config_kept.written_in != MyProc->lxid;
+}
+
+// Remembers the rows just read when the four tables' triggers fire always and this
+// transaction wrote none of them. Plain C frame.
+void keep_config(const direct_tables* t, std::vector<kept_config_row>* rows) {
+  static bool registered = false;
+  Relation tables[4] = {t->channels, t->locations, t->feeds, t->rules};
+  for (Relation rel : tables)
+    if (!cs::propagation::retarget_triggers_fire_always(rel)) return;
+  if (config_kept.written_in == MyProc->lxid) return;
+  if (!registered) {
+    CacheRegisterRelcacheCallback(drop_kept_config, 0);
+    registered = true;
+  }
+  for (int k = 0; k < 4; ++k) config_kept.relids[k] = RelationGetRelid(tables[k]);
+  config_kept.rows.swap(*rows);
+  config_kept.valid = true;
+}
+
+}  // namespace
+
 // Kinds 0-2: channels in key order, each with its default rule; locations in key order;
-// which channels they feed.
-void world::load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f) {
+// which channels they feed. Each row fed is kept too.
+void world::load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f,
+                               std::vector<kept_config_row>& kept) {
   cell* row = f.row;
   fetched_rows channels = fetch(t.channels, t.channels_pk, t.snap, {});
   each_direct_row(channels, 0,
@@ -237,13 +320,25 @@ void world::load_direct_config(const direct_tables& t, const rules_source& rules
                     std::copy(row, row + k_ncols, saved);
                     each_direct_row(default_rule(t, rules, id), 0, {CS_RULE_COLUMNS}, row, [] {});
                     for (small_col k : {k_kind, k_a, k_f, k_i7}) row[k] = saved[k];
+                    keep_config_row(row, kept);
                     small_row(row, f);
                   });
-  auto keep = [] {};
+  auto keep = [&] { keep_config_row(row, kept); };
   feed_direct(f, 1, fetch(t.locations, t.locations_pk, t.snap, {}),
               {{"location_id", col::text, k_a}, {"active", col::boolean, k_i7}}, keep);
   feed_direct(f, 2, fetch(t.feeds, t.feeds_pk, t.snap, {}),
               {{"channel_id", col::text, k_a}, {"location_id", col::text, k_b}}, keep);
+}
+
+void world::replay_direct_config(const std::vector<kept_config_row>& kept, small_feed& f) {
+  for (const kept_config_row& k : kept) {
+    cell row[k_ncols];
+    std::copy(k.c, k.c + k_ncols, row);
+    if (!row[k_a].null) row[k_a].str = k.a.data();
+    if (!row[k_b].null) row[k_b].str = k.b.data();
+    if (!row[k_n].null) row[k_n].str = k.n.data();
+    small_row(row, f);
+  }
 }
 
 // Kinds 3, 4: the SKUs and their components; returns the components not among skus (sorted:
@@ -340,14 +435,22 @@ void world::load_direct_listings(const direct_tables& t, const std::vector<std::
 bool world::load_direct(const std::vector<std::string>& skus) {
   direct_tables t{};
   direct_tables* tp = &t;
-  if (!pg::guard([&] { return open_direct(tp); })) return false;
+  bool replay = pg::guard([] { return kept_config_usable(); });
+  if (!pg::guard([&] { return open_direct(tp, !replay); })) return false;
   rules_source rules;
   rules_source* rp = &rules;
   pg::guard([&] { read_rules_whole(tp->rules, tp->snap, rp); });
   small_feed f;
   std::vector<std::string> sorted(skus);
   std::sort(sorted.begin(), sorted.end());
-  load_direct_config(t, rules, f);
+  if (replay) {
+    replay_direct_config(config_kept.rows, f);
+  } else {
+    std::vector<kept_config_row> kept;
+    load_direct_config(t, rules, f, kept);
+    std::vector<kept_config_row>* kp = &kept;
+    pg::guard([&] { keep_config(tp, kp); });
+  }
   std::vector<std::string> components = load_direct_skus(t, skus, sorted, f);
   load_direct_stock(t, skus, components, f);
   load_direct_overrides(t, rules, skus, sorted, f);
@@ -368,3 +471,12 @@ bool world::load_direct(const std::vector<std::string>& skus) {
 #undef CS_RULE_COLUMNS
 
 }  // namespace cs::allocation::glue
+
+namespace cs::allocation {
+
+void configuration_written() {
+  glue::config_kept.valid = false;
+  glue::config_kept.written_in = MyProc->lxid;
+}
+
+}  // namespace cs::allocation

@@ -67,6 +67,7 @@ struct direct_tables;
 struct rules_source;
 struct fetched_rows;
 struct direct_column;
+struct kept_config_row;
 
 class world {
  public:
@@ -128,7 +129,9 @@ class world {
   template <typename F>
   void feed_direct(small_feed& f, int kind, const fetched_rows& rows,
                    std::initializer_list<direct_column> columns, F&& adjust);
-  void load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f);
+  void load_direct_config(const direct_tables& t, const rules_source& rules, small_feed& f,
+                          std::vector<kept_config_row>& kept);
+  void replay_direct_config(const std::vector<kept_config_row>& kept, small_feed& f);
   std::vector<std::string> load_direct_skus(const direct_tables& t,
                                             const std::vector<std::string>& skus,
                                             const std::vector<std::string>& sorted, small_feed& f);

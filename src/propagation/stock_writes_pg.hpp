@@ -37,6 +37,11 @@ void retarget_changed_stock(const std::vector<std::string>& skus);
 // first (a batch observing listings) waits for a re-target in progress instead of crossing it.
 void lock_for_retarget_of(const std::vector<std::string>& skus);
 
+// Whether rel (a configuration table) carries channel_sync's re-target triggers for INSERT,
+// UPDATE and DELETE, enabled ALWAYS: only then does every write to it reach
+// cs::allocation::configuration_written(). Plain C frame.
+bool retarget_triggers_fire_always(Relation rel);
+
 // Registers the transaction callback that forgets the SKUs left to re-target at commit.
 void init_triggers();
 

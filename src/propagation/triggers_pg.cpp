@@ -30,6 +30,7 @@ extern "C" {
 #include "access/relation.h"
 #include "access/xact.h"
 #include "utils/snapmgr.h"
+#include "utils/inval.h"
 }
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
@@ -354,6 +355,13 @@ void forget_stock_skus(XactEvent event, void*) {
     stock_skus_to_retarget.clear();
 }
 
+// Whether a watched table is one whose rows the direct loader remembers across transactions.
+bool is_configuration(const char* table) {
+  for (const char* t : {"channels", "locations", "channel_locations", "allocation_rules"})
+    if (std::strcmp(t, table) == 0) return true;
+  return false;
+}
+
 // The watched-table entry for a relation name, or nullptr.
 const watched_table* find_watched(const char* relname) {
   for (const auto& w : kWatched)
@@ -393,6 +401,22 @@ bool stock_triggers_as_installed(Relation stock) {
                           TRIGGER_FOR_UPDATE(t.tgtype) && !TRIGGER_FOR_ROW(t.tgtype);
   }
   return retarget_on_update;
+}
+
+bool retarget_triggers_fire_always(Relation rel) {
+  TriggerDesc* td = rel->trigdesc;
+  Oid ns = get_namespace_oid("channel_sync", true);
+  bool insert = false, update = false, remove = false;
+  for (int i = 0; td != nullptr && i < td->numtriggers; ++i) {
+    const Trigger& t = td->triggers[i];
+    if (t.tgenabled != TRIGGER_FIRES_ALWAYS || TRIGGER_FOR_ROW(t.tgtype) ||
+        !is_own_trigger(t, ns, {"_retarget_on_change"}))
+      continue;
+    insert |= TRIGGER_FOR_INSERT(t.tgtype);
+    update |= TRIGGER_FOR_UPDATE(t.tgtype);
+    remove |= TRIGGER_FOR_DELETE(t.tgtype);
+  }
+  return insert && update && remove;
 }
 
 bool triggers_allow_direct_writes(Relation rel) {
@@ -445,6 +469,11 @@ CS_FUNCTION(_retarget_on_change) {
   if (transition_rows(td->tg_newtable) == 0 && transition_rows(td->tg_oldtable) == 0) return done;
   const watched_table* w = find_watched(RelationGetRelationName(td->tg_relation));
   if (w == nullptr) return done;
+  if (is_configuration(w->table)) {
+    Relation rel = td->tg_relation;
+    cs::pg::guard([&] { CacheInvalidateRelcache(rel); });
+    cs::allocation::configuration_written();
+  }
   TriggerEvent ev = td->tg_event;
   const char* sql = TRIGGER_FIRED_BY_INSERT(ev)   ? w->on_insert
                     : TRIGGER_FIRED_BY_UPDATE(ev) ? w->on_update
