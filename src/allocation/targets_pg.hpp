@@ -51,9 +51,10 @@ bool writing_outbox();
 
 // Called by the re-target trigger of the configuration tables (channels, locations,
 // channel_locations, allocation_rules) for each statement that changed rows of one, which also
-// queues a relcache invalidation of the table (it reaches every other backend at commit, before
-// the statement's re-target locks are released): the configuration the direct loader
-// remembered across transactions is dropped, and this transaction reads it afresh.
+// queues a relcache invalidation of the table and takes the re-target lock of every SKU (the
+// invalidation reaches every other backend at commit, before that lock is released): the
+// configuration the direct loader remembered across transactions is dropped, and this
+// transaction reads it afresh.
 void configuration_written();
 
 // Registers the allocation GUCs (channel_sync.velocity_window); called from _PG_init.

@@ -259,12 +259,11 @@ void keep_config_row(const cell* row, std::vector<kept_config_row>& kept) {
 
 // The configuration rows (channels with their default rules, locations, which locations feed
 // which channels) the last direct load read, kept across transactions until a relcache
-// invalidation of one of the four tables arrives: every write to them queues one (their
-// re-target trigger, cs::allocation::configuration_written()), and every change that alters
-// these rows also takes the re-target lock of every SKU, so it is committed and its
-// invalidation sent before a re-target holding its own locks reads them (load_direct accepts
-// invalidations first). Kept only while those triggers fire always; a DBA disabling one
-// invalidates the table too.
+// invalidation of one of the four tables arrives: every statement writing them queues one and
+// takes the re-target lock of every SKU (their re-target trigger, see
+// cs::allocation::configuration_written()), so its invalidation is sent before a re-target
+// holding its own locks can read the change (load_direct accepts invalidations first). Kept
+// only while those triggers fire always; a DBA disabling one invalidates the table too.
 struct kept_config {
   bool valid = false;
   Oid relids[4] = {InvalidOid, InvalidOid, InvalidOid, InvalidOid};

@@ -470,9 +470,14 @@ CS_FUNCTION(_retarget_on_change) {
   const watched_table* w = find_watched(RelationGetRelationName(td->tg_relation));
   if (w == nullptr) return done;
   if (is_configuration(w->table)) {
+    // every other backend drops the configuration it remembered once this commits; the lock of
+    // every SKU, released only after the invalidation is sent, keeps their re-targets from
+    // reading the committed change before it arrives (an insert of a location re-targets
+    // nothing, yet feeds every channel without channel_locations rows)
     Relation rel = td->tg_relation;
     cs::pg::guard([&] { CacheInvalidateRelcache(rel); });
     cs::allocation::configuration_written();
+    lock_for_retarget(nullptr);
   }
   TriggerEvent ev = td->tg_event;
   const char* sql = TRIGGER_FIRED_BY_INSERT(ev)   ? w->on_insert
