@@ -10,9 +10,12 @@ q() { psql -qX -v ON_ERROR_STOP=1 "$@"; }
 echo
 echo "== propagation: triggers -> coalesced outbox -> NOTIFY -> connectors -> ack/fail"
 make -s -C "$root/examples/connector" >/dev/null
-q -At -c "SELECT 'outbox after the catalog load: ' || count(*) || ' messages (one per channel and SKU), acknowledged in bulk as the initial sync: ' ||
-                 (SELECT count(*) FROM channel_sync.channels ch, LATERAL channel_sync.claim(ch.channel_id, 10000) c,
-                         LATERAL channel_sync.ack(c.message_id) a WHERE a)
+q -At -c "SELECT 'outbox after the catalog load: ' || count(*) || ' messages (one per channel and SKU), acknowledged in bulk as the initial sync (claim, then one ack_batch per channel): ' ||
+                 (SELECT count(*) FROM channel_sync.channels ch,
+                         LATERAL (SELECT coalesce(array_agg(c.message_id), '{}') AS ids, array_agg(c.version) AS versions
+                                    FROM channel_sync.claim(ch.channel_id, 10000) c) claimed,
+                         LATERAL channel_sync.ack_batch(claimed.ids, versions => claimed.versions) a
+                   WHERE a.status = 'acked')
             FROM channel_sync.outbox"
 q -At <<'SQL'
 SELECT pg_catalog.setseed(0.7);
