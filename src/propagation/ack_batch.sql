@@ -1,10 +1,11 @@
 -- since: 0.4.0
 -- ack_batch(): a connector acknowledges many pushed messages in one call (one round trip and
 -- one commit instead of one per message). Locks every listing first, then every message, so
--- acknowledging many never crosses a stock change's re-target, which writes a listing and then
--- its message, SKU by SKU in byte order (acks one by one in a transaction lock listing and
--- message in turn, and two SKUs acknowledged in the other order deadlock with it). One status
--- per element, in order:
+-- acknowledging many does not cross a stock change's re-target of up to 64 SKUs, which writes a
+-- listing and then its message, SKU by SKU in byte order (acks one by one in a transaction lock
+-- listing and message in turn, and two SKUs acknowledged in the other order deadlock with it;
+-- a re-target of more SKUs writes them in the order it loaded them). One status per element, in
+-- order:
 --   acked          as ack() returning true: delivered at the latest version, message done;
 --   newer_pending  as ack() returning false: delivered, a newer change stays pending;
 --   missing        no such message (acknowledged already, or its listing was deleted);
@@ -81,6 +82,6 @@ BEGIN
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) IS 'Connector: acknowledges many claimed messages at once, as ack() does each (channel_qtys and versions: one per message, optional). One row per element, in order: acked, newer_pending (delivered; a newer change stays pending), missing, not_claimed, claimed_elsewhere (claimed since at another version; nothing recorded) or duplicate. Locks every listing, then every message, so it never deadlocks with a stock change.';
+COMMENT ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) IS 'Connector: acknowledges many claimed messages at once, as ack() does each (channel_qtys and versions: one per message, optional). One row per element, in order: acked, newer_pending (delivered; a newer change stays pending), missing, not_claimed, claimed_elsewhere (claimed since at another version; nothing recorded) or duplicate. Locks every listing (SKU by SKU in byte order), then every message: the order a stock change''s re-target of up to 64 SKUs writes them, so it does not deadlock with one.';
 REVOKE EXECUTE ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION channel_sync.ack_batch(bigint[], integer[], bigint[]) TO channel_sync_admin, channel_sync_connector;
