@@ -55,10 +55,10 @@ bool config_relation(int k) {
 bool open_direct(direct_tables* t, bool with_config) {
   Relation* r = direct_slots(t);
   for (int k = 0; k < kDirectRelations; ++k) {
-    r[k] = !with_config && config_relation(k)
-               ? nullptr
-               : pg::open_cs_relation(kDirectNames[k], AccessShareLock);
-    if (r[k] == nullptr && (with_config || !config_relation(k))) {
+    r[k] = nullptr;
+    if (!with_config && config_relation(k)) continue;
+    r[k] = pg::open_cs_relation(kDirectNames[k], AccessShareLock);
+    if (r[k] == nullptr) {
       for (int j = 0; j < k; ++j)
         if (r[j] != nullptr) relation_close(r[j], NoLock);
       return false;
