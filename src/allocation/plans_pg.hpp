@@ -105,6 +105,8 @@ enum plan_id {
   q_small,
   q_outbox_upsert,
   q_velocity_some_untimed,  // q_velocity_some before 0.4.0
+  q_prices_any,             // q_prices_some with sku = ANY($1) (see set_plan)
+  q_listings_any,           // q_listings_some with sku = ANY($1)
   q_count
 };
 
@@ -116,6 +118,13 @@ constexpr size_t kGenericPlanMaxSkus = 10000;
 // The prepared plan for id, preparing and keeping it on first use: [generic] one generic plan
 // (every SKU set but the largest), else left to the plan cache.
 SPIPlanPtr plan(plan_id id, bool generic = false);
+
+// The generic plan of a "_some" scan whose rows may come in any order: any_form (`sku =
+// ANY($1)`, one index scan for the whole set) unless its plan reads `table` whole, else
+// subquery_form (IN (SELECT unnest($1)), an index probe per SKU). A generic plan made while
+// the table was small reads it sequentially, comparing every row with every element, and is
+// kept until the table's statistics change.
+SPIPlanPtr set_plan(plan_id any_form, plan_id subquery_form, const char* table);
 
 // A text[] Datum from strings (palloc'd in the current context).
 Datum text_array(const std::vector<std::string>& values);

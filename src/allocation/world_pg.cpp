@@ -464,7 +464,10 @@ void world::load_set_overrides(Datum* a, const char* no_nulls) {
 // The channels' own prices.
 void world::load_set_prices(Datum* a, const char* no_nulls) {
   int64_t hint = -1;
-  scan(plan(full_ ? q_prices_all : q_prices_some, generic_), a, no_nulls,
+  SPIPlanPtr prices = full_      ? plan(q_prices_all)
+                      : generic_ ? set_plan(q_prices_any, q_prices_some, "channel_prices")
+                                 : plan(q_prices_some);
+  scan(prices, a, no_nulls,
        {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
