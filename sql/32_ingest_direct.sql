@@ -231,3 +231,26 @@ SELECT status, count(*) FROM channel_sync.ingest_batch('shop', (
 SELECT n_tup_upd - :upd0 AS status_updates, n_tup_hot_upd - :hot0 >= (n_tup_upd - :upd0) / 2 AS most_on_their_page
   FROM pg_stat_xact_user_tables WHERE relid = 'channel_sync.events'::regclass;
 COMMIT;
+
+-- a user's trigger on orders that changes the stock the order reserves: the reservation is
+-- written on the row as the trigger left it (not where the order found and locked it), in one
+-- call and in a batch
+CREATE FUNCTION restock_on_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE channel_sync.stock SET on_hand = on_hand + 100 WHERE sku = 'CAP' AND location_id = 'wh1';
+  RETURN NEW;
+END $$;
+UPDATE channel_sync.stock SET on_hand = 20, reserved = 0 WHERE sku = 'CAP' AND location_id = 'wh1';
+CREATE TRIGGER restock AFTER INSERT ON channel_sync.orders FOR EACH ROW EXECUTE FUNCTION restock_on_order();
+SELECT on_hand, reserved FROM channel_sync.stock WHERE sku = 'CAP' AND location_id = 'wh1';
+SELECT status FROM channel_sync.ingest('shop', 'k-R1', 'order_placed',
+  '{"order_id": "R1", "lines": [{"sku": "TEE", "qty": 1}, {"sku": "CAP", "qty": 2}]}');
+SELECT status, count(*) FROM channel_sync.ingest_batch('shop', (
+  SELECT jsonb_agg(jsonb_build_object('idempotency_key', 'k-RB' || i, 'event_type', 'order_placed',
+           'payload', jsonb_build_object('order_id', 'RB' || i, 'lines',
+             '[{"sku": "TEE", "qty": 1}, {"sku": "CAP", "qty": 1}]'::jsonb)))
+    FROM generate_series(1, 3) AS i)) GROUP BY 1;
+-- 3 trigger firings of +100 each after the first; 2 + 3 units reserved
+SELECT on_hand, reserved FROM channel_sync.stock WHERE sku = 'CAP' AND location_id = 'wh1';
+SELECT count(*) AS drift FROM channel_sync.verify();
+DROP TRIGGER restock ON channel_sync.orders;

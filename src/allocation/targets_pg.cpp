@@ -109,9 +109,8 @@ void compare_listings(const world& w, const sku_targets& t, std::vector<uint8_t>
   SPIPlanPtr listings = w.full()      ? plan(q_listings_all)
                         : w.generic() ? set_plan(q_listings_any, q_listings_some, "listings")
                                       : plan(q_listings_some);
-  scan(listings, w.full() ? nullptr : args,
-       w.full() ? nullptr : " ", {col::text, col::text, col::int4, col::numeric, col::tid},
-       [&](const cell* cells, size_t n) {
+  scan(listings, w.full() ? nullptr : args, w.full() ? nullptr : " ",
+       {col::text, col::text, col::int4, col::numeric, col::tid}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 5;
            int64_t s = w.find_sku(view(row[0]), hint);

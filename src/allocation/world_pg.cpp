@@ -467,18 +467,17 @@ void world::load_set_prices(Datum* a, const char* no_nulls) {
   SPIPlanPtr prices = full_      ? plan(q_prices_all)
                       : generic_ ? set_plan(q_prices_any, q_prices_some, "channel_prices")
                                  : plan(q_prices_some);
-  scan(prices, a, no_nulls,
-       {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
-         for (size_t r = 0; r < n; ++r) {
-           const cell* row = cells + r * 3;
-           int64_t s = find_sku(view(row[0]), hint);
-           int64_t c = find_channel(view(row[1]));
-           if (s < 0 || c < 0) continue;
-           prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
-                              std::string(row[2].str, static_cast<size_t>(row[2].len))});
-           skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
-         }
-       });
+  scan(prices, a, no_nulls, {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
+    for (size_t r = 0; r < n; ++r) {
+      const cell* row = cells + r * 3;
+      int64_t s = find_sku(view(row[0]), hint);
+      int64_t c = find_channel(view(row[1]));
+      if (s < 0 || c < 0) continue;
+      prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
+                         std::string(row[2].str, static_cast<size_t>(row[2].len))});
+      skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
+    }
+  });
 }
 
 void world::allocate_sku(uint32_t i, channel_results& out,

@@ -306,8 +306,9 @@ constexpr const char* kStockChecks[] = {"on_hand_not_negative", "reserved_not_ne
 // One row's change; its own constraints hold by construction, or the row goes to SQL.
 void update_stock_row(cpg::row_updater* u, const stock_columns& c, stock_delta* d) {
   Datum keys[2] = {CStringGetTextDatum(d->sku), CStringGetTextDatum(d->location_id)};
-  for (;;) {
-    if (!cpg::row_updater_find(u, 2, keys)) {
+  for (bool read_at = ItemPointerIsValid(&d->at);; read_at = false) {
+    if (!(read_at && cpg::row_updater_fetch(u, &d->at, 2, keys)) &&
+        !cpg::row_updater_find(u, 2, keys)) {
       d->outcome = stock_delta::missing;
       return;
     }

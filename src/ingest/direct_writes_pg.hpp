@@ -91,6 +91,7 @@ struct stock_delta {
   const char* sku;
   const char* location_id;
   int32 on_hand_delta, reserved_delta;
+  ItemPointerData at;  // where the caller locked the row (invalid: unknown; found by key)
   // out: written (directly; its SKU to re-target if the row changed), missing (no such row),
   // or to_sql (the UPDATE statement must write it: it would fail a constraint or overflow)
   enum { written, missing, to_sql } outcome;

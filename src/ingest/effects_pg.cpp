@@ -122,16 +122,17 @@ std::optional<ig::resolved_item> resolve_item(call_context& cx, const ig::item_r
                       [&](const std::string& bundle) { return components(cx, bundle); });
 }
 
-// Inserts the order and its lines and writes the stock; false when the order exists already.
+// Inserts the order and its lines and writes the stock (locked at at); false when the order
+// exists already.
 bool place_order(const event_call& c, bool oversold, const std::vector<order_line_row>& lines,
-                 const stock_changes& changes) {
+                 const stock_changes& changes, const stock_positions& at) {
   const call_context& cx = *c.cx;
   const std::string& order_id = c.ev->order_id;
   std::optional<bool> direct =
       place_orders_direct(cx, {{order_id, oversold, c.occurred_at, c.event_id}}, {lines});
   if (direct) {
     if (!*direct) return false;
-    write_stock(changes);
+    write_stock(changes, nullptr, &at);
   } else if (lines.size() == 1) {
     const order_line_row& l = lines[0];
     rows placed = run(timed_lines(P_ORDER_LINE1), args()
@@ -146,7 +147,7 @@ bool place_order(const event_call& c, bool oversold, const std::vector<order_lin
                                                       .text(l.sold_sku)
                                                       .int4(l.per));
     if (placed.int8(0, 1) == 0) return false;
-    if (placed.int8(0, 2) == 0) write_stock(changes);  // no stock row there yet
+    if (placed.int8(0, 2) == 0) write_stock(changes, nullptr, &at);  // no stock row there yet
   } else {
     rows ins = run(P_INSERT_ORDER, args()
                                        .text(cx.channel)
@@ -155,7 +156,7 @@ bool place_order(const event_call& c, bool oversold, const std::vector<order_lin
                                        .ts(c.occurred_at)
                                        .int8(c.event_id));
     if (ins.count == 0) return false;
-    write_stock(changes);
+    write_stock(changes, nullptr, &at);
     insert_lines_sql(cx, order_id, lines, c.occurred_at);
   }
   return true;
@@ -175,12 +176,14 @@ effect apply_order_placed(const event_call& c) {
   std::vector<std::string> skus;
   for (const ig::order_part& p : parts) skus.push_back(p.sku);
   std::map<ig::stock_key, ig::stock_level> levels;
-  for (auto& [sku, l] : lock_stock(skus, locs)) levels[{sku, l.location_id}] = l;
+  stock_positions locked_at;
+  for (auto& [sku, l] : lock_stock(skus, locs, stock_read::lock, nullptr, &locked_at))
+    levels[{sku, l.location_id}] = l;
   ig::order_plan plan = ig::plan_order(std::move(parts), locs, levels);
 
   stock_changes changes;
   for (const auto& [key, units] : plan.reserve) changes.add(key.first, key.second, 0, units);
-  if (!place_order(c, plan.oversold.has_value(), plan.lines, changes)) {
+  if (!place_order(c, plan.oversold.has_value(), plan.lines, changes, locked_at)) {
     // read, not locked: this call holds stock, and a change of the order locks it first
     rows st = run(P_ORDER_STATE, args().text(cx.channel).text(ev.order_id));
     std::string state = st.count > 0 ? st.text(0, 1) : "placed";

@@ -283,7 +283,8 @@ std::vector<cs::allocation::locked_stock_row> locked_rows(const run_plan& plan) 
 // Inserts the run's orders and lines with SQL (when a trigger or a column of the DBA's own
 // needs it), then writes the stock.
 void write_run_sql(const call_context& cx, const run_plan& plan,
-                   const std::vector<cs::allocation::locked_stock_row>& locked) {
+                   const std::vector<cs::allocation::locked_stock_row>& locked,
+                   const stock_positions& locked_at) {
   std::vector<std::string> oid;
   std::vector<Datum> over, at, eid;
   for (const bulk_order& o : plan.orders) {
@@ -300,7 +301,7 @@ void write_run_sql(const call_context& cx, const run_plan& plan,
                    .datum(datum_array(at, {}, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE))
                    .datum(datum_array(eid, {}, INT8OID, 8, true, TYPALIGN_DOUBLE)));
   if (r.count != plan.orders.size()) throw order_placed_concurrently();
-  write_stock(plan.changes, &locked);
+  write_stock(plan.changes, &locked, &locked_at);
   std::vector<std::string> lo, ls, ll, lsold;
   std::vector<int32_t> lno, lq, lper;
   std::vector<Datum> lat;
@@ -340,10 +341,13 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
   std::map<std::string, std::string> order_state = lock_orders(cx.channel, refs.order_ids);
   std::vector<std::string> simple = stocked_skus_of_run(cx, all, from, to, ids, refs);
   std::vector<ItemPointerData> where;  // the rows the peek found, locked there
+  stock_positions locked_at;           // where the lock found them, written there
   auto stock_of_run = [&](stock_read how) {
     std::map<std::pair<std::string, std::string>, ig::stock_level> level;
+    stock_positions* at = how == stock_read::lock ? &locked_at : nullptr;
     if (!simple.empty() && !locs.empty())
-      for (auto& [sku, l] : lock_stock(simple, locs, how, &where)) level[{sku, l.location_id}] = l;
+      for (auto& [sku, l] : lock_stock(simple, locs, how, &where, at))
+        level[{sku, l.location_id}] = l;
     return level;
   };
 
@@ -372,8 +376,8 @@ void ingest_order_run(call_context& cx, const std::vector<prepared>& all, size_t
 
   // 4. write the stock, and the orders and lines where SQL must write them
   std::vector<cs::allocation::locked_stock_row> locked = locked_rows(plan);
-  if (direct) write_stock(plan.changes, &locked);
-  if (!plan.orders.empty() && !direct) write_run_sql(cx, plan, locked);
+  if (direct) write_stock(plan.changes, &locked, &locked_at);
+  if (!plan.orders.empty() && !direct) write_run_sql(cx, plan, locked, locked_at);
 }
 
 }  // namespace cs::ingest::glue

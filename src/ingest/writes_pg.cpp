@@ -30,9 +30,10 @@ namespace {
 // waiting for a concurrent writer. Direct key lookups. levels: on_hand, reserved, safety_stock
 // per row (nullptr: not wanted); found[k] false where there is no row. peeked: where
 // peek_stock_rows found the rows (nullptr: not read before); a row is locked there (following
-// its updates), and looked up by key where it was not found or is gone. Plain C frame.
+// its updates), and looked up by key where it was not found or is gone. locked_at: where each
+// row was locked (nullptr: not wanted). Plain C frame.
 void lock_stock_rows(const char* const* skus, const char* const* locs, int n, int32* levels,
-                     bool* found, const ItemPointerData* peeked) {
+                     bool* found, const ItemPointerData* peeked, ItemPointerData* locked_at) {
   Relation heap = cs::pg::open_cs_relation("stock", RowShareLock);
   Relation key = cs::pg::open_cs_relation("stock_pkey", RowShareLock);
   if (heap == nullptr || key == nullptr)
@@ -47,6 +48,7 @@ void lock_stock_rows(const char* const* skus, const char* const* locs, int n, in
     found[k] = peeked != nullptr && ItemPointerIsValid(&peeked[k]) &&
                cs::pg::lock_row_at(heap, &peeked[k], row);
     if (!found[k]) found[k] = cs::pg::lock_row_by_key(heap, key, 2, keys, row);
+    if (found[k] && locked_at != nullptr) locked_at[k] = row->tts_tid;
     for (int j = 0; j < 3 && found[k] && levels != nullptr; ++j) {
       bool isnull = false;
       levels[3 * k + j] = DatumGetInt32(slot_getattr(row, att[j], &isnull));
@@ -160,7 +162,7 @@ std::map<std::string, std::string> lock_orders(const std::string& channel,
 
 std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list,
-    stock_read how, std::vector<ItemPointerData>* where) {
+    stock_read how, std::vector<ItemPointerData>* where, stock_positions* locked_at) {
   std::vector<std::string> skus = sorted_distinct(sku_list), locs = sorted_distinct(loc_list);
   std::vector<const char*> sku_names, loc_names;
   for (const std::string& s : skus) sku_names.push_back(s.c_str());
@@ -189,7 +191,11 @@ std::vector<std::pair<std::string, ig::stock_level>> lock_stock(
     const char* const* rs = row_skus.data();
     const char* const* rl = row_locs.data();
     int nr = static_cast<int>(n);
-    cs::pg::guard([&] { lock_stock_rows(rs, rl, nr, vp, fp, peeked); });
+    std::vector<ItemPointerData> at(locked_at != nullptr ? n + 1 : 0);
+    ItemPointerData* ap = locked_at != nullptr ? at.data() : nullptr;
+    cs::pg::guard([&] { lock_stock_rows(rs, rl, nr, vp, fp, peeked, ap); });
+    for (size_t k = 0; ap != nullptr && k < n; ++k)
+      if (fp[k]) (*locked_at)[{skus[k / locs.size()], locs[k % locs.size()]}] = at[k];
   } else
     cs::pg::guard([&] { peek_stock_rows(sp, ns, lp, nl, vp, fp, tids); });
   std::vector<std::pair<std::string, ig::stock_level>> out;
@@ -219,7 +225,7 @@ void lock_stock_pairs(std::vector<std::pair<std::string, std::string>> pairs) {
   const char* const* lp = locs.data();
   int n = static_cast<int>(pairs.size());
   bool* fp = found.get();
-  cs::pg::guard([&] { lock_stock_rows(sp, lp, n, nullptr, fp, nullptr); });
+  cs::pg::guard([&] { lock_stock_rows(sp, lp, n, nullptr, fp, nullptr, nullptr); });
 }
 
 namespace {
@@ -272,11 +278,17 @@ struct locked_stock_scope {
 // re-target then takes instead of reading the table again (use_locked_stock).
 bool write_stock_direct(const std::vector<std::string>& skus, const std::vector<std::string>& locs,
                         const std::vector<int32_t>& dh, const std::vector<int32_t>& dr,
-                        const std::vector<cs::allocation::locked_stock_row>* locked) {
+                        const std::vector<cs::allocation::locked_stock_row>* locked,
+                        const stock_positions* at) {
   std::vector<ig::pg::stock_delta> deltas(skus.size());
-  for (size_t k = 0; k < skus.size(); ++k)
+  for (size_t k = 0; k < skus.size(); ++k) {
+    ItemPointerData where;
+    ItemPointerSetInvalid(&where);
+    if (at != nullptr)
+      if (auto it = at->find({skus[k], locs[k]}); it != at->end()) where = it->second;
     deltas[k] = {
-        skus[k].c_str(), locs[k].c_str(), dh[k], dr[k], ig::pg::stock_delta::missing, false};
+        skus[k].c_str(), locs[k].c_str(), dh[k], dr[k], where, ig::pg::stock_delta::missing, false};
+  }
   ig::pg::stock_delta* d = deltas.data();
   int n = static_cast<int>(deltas.size());
   if (!guard([&] { return ig::pg::update_stock(d, n); })) return false;
@@ -320,7 +332,8 @@ void deferred_retargets::run() {
 
 // Writes stock changes: in place where it can (write_stock_direct), else with SQL.
 void write_stock(const stock_changes& c,
-                 const std::vector<cs::allocation::locked_stock_row>* locked) {
+                 const std::vector<cs::allocation::locked_stock_row>* locked,
+                 const stock_positions* at) {
   std::vector<std::string> skus, locs;
   std::vector<int32_t> dh, dr;
   for (const auto& [key, v] : c.by_key) {
@@ -330,7 +343,7 @@ void write_stock(const stock_changes& c,
     dh.push_back(static_cast<int32_t>(v.first));
     dr.push_back(static_cast<int32_t>(v.second));
   }
-  if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr, locked))
+  if (!skus.empty() && !write_stock_direct(skus, locs, dh, dr, locked, at))
     write_stock_sql(skus, locs, dh, dr);
 }
 

@@ -29,12 +29,16 @@ std::map<std::string, std::string> lock_orders(const std::string& channel,
 
 enum class stock_read { lock, peek };
 
+// Where the stock rows a call holds locked are (their latest versions), by (sku, location).
+using stock_positions = std::map<std::pair<std::string, std::string>, ItemPointerData>;
+
 // The stock rows of skus at locs (every pair that exists), locked FOR UPDATE in key order (or
 // peeked: read, not locked). where: the rows' places, filled by a peek and used by a lock of
-// the same rows after it.
+// the same rows after it. locked_at: filled by a lock with where it locked each row.
 std::vector<std::pair<std::string, cs::ingest::stock_level>> lock_stock(
     const std::vector<std::string>& sku_list, const std::vector<std::string>& loc_list,
-    stock_read how = stock_read::lock, std::vector<ItemPointerData>* where = nullptr);
+    stock_read how = stock_read::lock, std::vector<ItemPointerData>* where = nullptr,
+    stock_positions* locked_at = nullptr);
 
 // The stock rows at pairs of (sku, location) that exist, locked FOR UPDATE in key order.
 void lock_stock_pairs(std::vector<std::pair<std::string, std::string>> pairs);
@@ -51,9 +55,11 @@ struct stock_changes {
 
 // Writes stock changes: in place where it can, else with SQL. locked: the stock rows the
 // caller holds locked, as written (nullptr: none), which the re-target then takes instead of
-// reading the table again (use_locked_stock).
+// reading the table again (use_locked_stock). at: where the caller locked the rows (a row
+// not there, or changed since, is found by its key).
 void write_stock(const stock_changes& c,
-                 const std::vector<cs::allocation::locked_stock_row>* locked = nullptr);
+                 const std::vector<cs::allocation::locked_stock_row>* locked = nullptr,
+                 const stock_positions* at = nullptr);
 
 // While one is in scope, the SKUs whose stock write_stock changes in place are collected
 // instead of re-targeted at each write, and run() re-targets them all at once (one set
