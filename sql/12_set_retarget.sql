@@ -117,3 +117,12 @@ ANALYZE channel_sync.listings, channel_sync.channel_prices;
 UPDATE channel_sync.channel_prices SET price = price + 1 WHERE sku <= 'S-200';
 UPDATE channel_sync.stock SET on_hand = on_hand + 3 WHERE sku BETWEEN 'S-050' AND 'S-250';
 SELECT count(*) AS drift_after_analyze FROM channel_sync.verify();
+
+-- a set re-target writes its listings SKU by SKU in byte order (as ack_batch locks them): the
+-- messages it enqueues anew are numbered in that order
+DELETE FROM channel_sync.outbox WHERE channel_id = 'shop';
+UPDATE channel_sync.stock SET on_hand = on_hand + 1 WHERE sku BETWEEN 'S-100' AND 'S-199' AND location_id = 'wh1';
+SELECT count(*) AS new_messages,
+       count(*) FILTER (WHERE next_sku COLLATE "C" < sku COLLATE "C") AS out_of_byte_order
+  FROM (SELECT sku, lead(sku) OVER (ORDER BY message_id) AS next_sku
+          FROM channel_sync.outbox WHERE channel_id = 'shop') AS m;

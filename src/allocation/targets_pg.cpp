@@ -124,6 +124,20 @@ void compare_listings(const world& w, const sku_targets& t, std::vector<uint8_t>
        });
 }
 
+// The re-targeted SKUs in the order their listings are written: a set of more than
+// kSmallSetMaxSkus SKU by SKU in byte order, the order ack_batch and a batch's listing lock
+// take listings in (so neither waits for such a re-target in a cycle); a small set in the
+// order it was given (sorted when a stock change gave it), every SKU in the loaded order.
+std::vector<uint32_t> write_order(const world& w) {
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < w.skus().size(); ++i)
+    if (w.skus()[i].wanted) order.push_back(i);
+  if (!w.full() && !w.small())
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return w.sku_name(a) < w.sku_name(b); });
+  return order;
+}
+
 // Re-targets the loaded SKUs: writes the listings whose target changed (and their messages);
 // returns how many.
 int64_t retarget_loaded(const world& w) {
@@ -143,8 +157,7 @@ int64_t retarget_loaded(const world& w) {
         for (size_t c = 0; c < nc; ++c) to_write += state[i * nc + c] != 1 ? 1 : 0;
     writer.report(to_write);
   }
-  for (uint32_t i = 0; i < ns; ++i) {
-    if (!rows[i].wanted) continue;
+  for (uint32_t i : write_order(w)) {
     for (size_t c = 0; c < nc; ++c) {
       size_t k = i * nc + c;
       if (state[k] != 1)
