@@ -4,7 +4,8 @@
 -- acknowledging many does not cross a stock change's re-target of up to 64 SKUs, which writes a
 -- listing and then its message, SKU by SKU in byte order (acks one by one in a transaction lock
 -- listing and message in turn, and two SKUs acknowledged in the other order deadlock with it;
--- a re-target of more SKUs writes them in the order it loaded them). One status per element, in
+-- a re-target of more than 64 SKUs writes in byte order too; a small one that a multi-row
+-- statement on another table started, in the statement's order). One status per element, in
 -- order:
 --   acked          as ack() returning true: delivered at the latest version, message done;
 --   newer_pending  as ack() returning false: delivered, a newer change stays pending;
