@@ -9,7 +9,11 @@ RESET client_min_messages;
 
 INSERT INTO channel_sync.channels (channel_id, kind) VALUES ('amazon', 'marketplace');
 INSERT INTO channel_sync.locations VALUES ('wh1', 'warehouse', true);
-INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20), ('CAP', 10), ('MUG', 5);
+-- one SKU a statement: their messages are numbered in this order (a statement's re-target
+-- writes its SKUs in byte order)
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('CAP', 10);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('MUG', 5);
 INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE', 'wh1', 10), ('CAP', 'wh1', 3), ('MUG', 'wh1', 4);
 -- all three claimed; MUG's push fails (attempts 1, due at once) and it is claimed again
 SELECT sku, version, attempts FROM channel_sync.claim('amazon', 10, '1 hour') ORDER BY sku;

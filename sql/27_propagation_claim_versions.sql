@@ -11,7 +11,10 @@ RESET client_min_messages;
 
 INSERT INTO channel_sync.channels (channel_id, kind) VALUES ('amazon', 'marketplace');
 INSERT INTO channel_sync.locations VALUES ('wh1', 'warehouse', true);
-INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20), ('CAP', 10);
+-- one SKU a statement: their messages are numbered in this order (a statement's re-target
+-- writes its SKUs in byte order)
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('CAP', 10);
 INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE', 'wh1', 10), ('CAP', 'wh1', 3);
 CREATE TEMP TABLE claims (who text, message_id bigint, qty integer, version bigint);
 

@@ -11,7 +11,12 @@ RESET client_min_messages;
 
 INSERT INTO channel_sync.channels (channel_id, kind) VALUES ('amazon', 'marketplace'), ('etsy', 'marketplace');
 INSERT INTO channel_sync.locations VALUES ('wh1', 'warehouse', true);
-INSERT INTO channel_sync.skus (sku, base_price) VALUES ('CAP', 10), ('MUG', 8), ('TEE', 20), ('HAT', 15);
+-- one SKU a statement: their messages are numbered in this order (a statement's re-target
+-- writes its SKUs in byte order)
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('CAP', 10);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('MUG', 8);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('HAT', 15);
 INSERT INTO channel_sync.stock (sku, location_id, on_hand) SELECT sku, 'wh1', 10 FROM channel_sync.skus;
 CREATE TEMP TABLE claims AS SELECT * FROM channel_sync.claim('amazon', 3, '1 hour');
 SELECT sku, qty, version FROM claims ORDER BY sku;

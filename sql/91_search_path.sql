@@ -11,7 +11,11 @@ RESET client_min_messages;
 
 INSERT INTO channel_sync.channels (channel_id, kind, max_attempts) VALUES ('shop', 'storefront', 8), ('amazon', 'marketplace', 1);
 INSERT INTO channel_sync.locations VALUES ('wh1', 'warehouse', true), ('wh2', 'warehouse', true);
-INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20), ('CAP', 10), ('MUG', 5);
+-- one SKU a statement: their messages are numbered in this order (a statement's re-target
+-- writes its SKUs in byte order)
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE', 20);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('CAP', 10);
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('MUG', 5);
 INSERT INTO channel_sync.skus (sku, kind, base_price) VALUES ('KIT', 'bundle', 25);
 INSERT INTO channel_sync.bundle_components VALUES ('KIT', 'TEE', 1), ('KIT', 'CAP', 1);
 INSERT INTO channel_sync.sku_aliases VALUES ('amazon', 'B0TEE', 'TEE');

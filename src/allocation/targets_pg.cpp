@@ -124,15 +124,14 @@ void compare_listings(const world& w, const sku_targets& t, std::vector<uint8_t>
        });
 }
 
-// The re-targeted SKUs in the order their listings are written: a set of more than
-// kSmallSetMaxSkus SKU by SKU in byte order, the order ack_batch and a batch's listing lock
-// take listings in (so neither waits for such a re-target in a cycle); a small set in the
-// order it was given (sorted when a stock change gave it), every SKU in the loaded order.
+// The re-targeted SKUs in the order their listings are written: a set SKU by SKU in byte
+// order, the order ack_batch and a batch's listing lock take listings in (so neither waits for
+// a re-target in a cycle); every SKU in the loaded order (one SQL upsert writes them).
 std::vector<uint32_t> write_order(const world& w) {
   std::vector<uint32_t> order;
   for (uint32_t i = 0; i < w.skus().size(); ++i)
     if (w.skus()[i].wanted) order.push_back(i);
-  if (!w.full() && !w.small())
+  if (!w.full())
     std::sort(order.begin(), order.end(),
               [&](uint32_t a, uint32_t b) { return w.sku_name(a) < w.sku_name(b); });
   return order;

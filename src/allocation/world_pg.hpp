@@ -99,7 +99,6 @@ class world {
   bool full() const { return full_; }
   bool generic() const { return generic_; }
   bool direct() const { return direct_; }
-  bool small() const { return small_; }
   Datum sku_array() const { return sku_array_; }
   // The current listings of the SKUs, when load() read them with the rest (small sets).
   struct seen_listing {
