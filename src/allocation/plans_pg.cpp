@@ -5,16 +5,11 @@
 
 extern "C" {
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "nodes/plannodes.h"
-#include "parser/parsetree.h"
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/backend_status.h"
-#include "utils/lsyscache.h"
 #include "utils/numeric.h"
-#include "utils/plancache.h"
 }
 #include "common/pg_headers.hpp"
 #include "common/spi_pg.hpp"
@@ -293,6 +288,9 @@ const plan_spec kPlans[q_count] = {
      "WHERE sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
+    {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
 };
 
 // [0]: left to the plan cache, which plans with the arrays in view (a full or very large SKU
@@ -314,65 +312,9 @@ SPIPlanPtr plan(plan_id id, bool generic) {
   return *slot;
 }
 
-namespace {
-
-// Whether the plan tree under p reads relation rel (a range table index of rtable) from end to
-// end; a node this does not know counts as doing so. Plain C frame.
-bool seq_scans(const Plan* p, List* rtable, Oid rel) {
-  if (p == nullptr) return false;
-  switch (nodeTag(p)) {
-    case T_SeqScan:
-    case T_SampleScan:
-      return rt_fetch(reinterpret_cast<const Scan*>(p)->scanrelid, rtable)->relid == rel;
-    case T_SubqueryScan:
-      return seq_scans(reinterpret_cast<const SubqueryScan*>(p)->subplan, rtable, rel);
-    case T_IndexScan:
-    case T_IndexOnlyScan:
-    case T_BitmapIndexScan:
-    case T_BitmapHeapScan:
-    case T_FunctionScan:
-    case T_ValuesScan:
-    case T_Result:
-    case T_ProjectSet:
-    case T_Material:
-    case T_Memoize:
-    case T_Sort:
-    case T_IncrementalSort:
-    case T_Hash:
-    case T_Agg:
-    case T_Unique:
-    case T_NestLoop:
-    case T_HashJoin:
-    case T_MergeJoin:
-      return seq_scans(p->lefttree, rtable, rel) || seq_scans(p->righttree, rtable, rel);
-    default:
-      return true;
-  }
-}
-
-// Whether the generic plan of plan reads the table channel_sync.name whole. Plain C frame.
-bool generic_plan_seq_scans(SPIPlanPtr plan, const char* name) {
-  Oid rel = get_relname_relid(name, get_namespace_oid("channel_sync", false));
-  CachedPlan* cp = SPI_plan_get_cached_plan(plan);
-  if (cp == nullptr) return true;
-  bool seq = false;
-  ListCell* lc;
-  foreach (lc, cp->stmt_list) {
-    PlannedStmt* ps = lfirst_node(PlannedStmt, lc);
-    seq = seq || seq_scans(ps->planTree, ps->rtable, rel);
-    ListCell* sub;
-    foreach (sub, ps->subplans)
-      seq = seq || seq_scans(static_cast<const Plan*>(lfirst(sub)), ps->rtable, rel);
-  }
-  ReleaseCachedPlan(cp, CurrentResourceOwner);
-  return seq;
-}
-
-}  // namespace
-
 SPIPlanPtr set_plan(plan_id any_form, plan_id subquery_form, const char* table) {
   SPIPlanPtr any = plan(any_form, true);
-  bool seq = pg::guard([&] { return generic_plan_seq_scans(any, table); });
+  bool seq = pg::guard([&] { return pg::generic_plan_seq_scans(any, table); });
   return seq ? plan(subquery_form, true) : any;
 }
 

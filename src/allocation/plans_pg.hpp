@@ -107,6 +107,7 @@ enum plan_id {
   q_velocity_some_untimed,  // q_velocity_some before 0.4.0
   q_prices_any,             // q_prices_some with sku = ANY($1) (see set_plan)
   q_listings_any,           // q_listings_some with sku = ANY($1)
+  q_skus_any,               // q_skus_some with sku = ANY($1)
   q_count
 };
 

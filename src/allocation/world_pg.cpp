@@ -378,8 +378,11 @@ void world::load(const std::vector<std::string>* skus) {
 
 // The SKUs (all, or those of the set).
 void world::load_set_skus(Datum* a, const char* no_nulls) {
-  scan(plan(full_ ? q_skus_all : q_skus_some, generic_), a, no_nulls,
-       {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
+  SPIPlanPtr skus = full_      ? plan(q_skus_all)
+                    : generic_ ? set_plan(q_skus_any, q_skus_some, "skus")
+                               : plan(q_skus_some);
+  scan(skus, a, no_nulls, {col::text, col::boolean, col::numeric},
+       [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
            uint32_t i = add_sku(view(row[0]), true);

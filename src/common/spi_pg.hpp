@@ -21,4 +21,11 @@ inline SPIPlanPtr prepare_kept_plan(const char* sql, int nargs, const Oid* types
   return plan;
 }
 
+// Whether the generic plan of a kept plan reads the table channel_sync.<table> from end to end
+// (a sequential scan of it; a plan node this does not know counts as one). A generic plan of
+// `col = ANY($1)` made while the table was small does, comparing every row with every element
+// of the array, and is kept until the table's statistics change. PostgreSQL-level code: call
+// it with SPI connected, inside cs::pg::guard.
+bool generic_plan_seq_scans(SPIPlanPtr plan, const char* table);
+
 }  // namespace cs::pg

@@ -22,7 +22,7 @@ item_refs read_item_refs(call_context& cx, const std::vector<const cs::ingest::i
   for (const cs::ingest::item_ref* item : items)
     (item->external ? ext_ids : sku_ids).push_back(item->id);
   if (!sku_ids.empty()) {
-    rows r = run(P_BULK_SKUS, args().datum(text_array(sku_ids)));
+    rows r = run(set_form(P_BULK_SKUS_ANY, P_BULK_SKUS, "skus"), args().datum(text_array(sku_ids)));
     for (uint64 k = 0; k < r.count; ++k) refs.skus[r.text(k, 1)] = r.text(k, 2) == "bundle";
   }
   if (!ext_ids.empty()) {

@@ -163,6 +163,7 @@ const plan_def kPlans[P_COUNT] = {
   {"SELECT o.state FROM channel_sync.orders AS o WHERE o.channel_id = $1 AND o.order_id = $2", 2, {TEXTOID, TEXTOID}},
   {"SELECT 1 FROM channel_sync.listings AS l WHERE l.channel_id = $1 AND l.sku IN (SELECT pg_catalog.unnest($2))"
    " ORDER BY l.sku COLLATE \"C\" FOR NO KEY UPDATE OF l", 2, {TEXTOID, TEXTARRAYOID}},
+  {"SELECT s.sku, s.kind FROM channel_sync.skus AS s WHERE s.sku = ANY($1)", 1, {TEXTARRAYOID}},
 };
 // clang-format on
 
@@ -184,6 +185,12 @@ SPIPlanPtr plan_for(plan_id id) {
 }
 
 }  // namespace
+
+plan_id set_form(plan_id any_form, plan_id subquery_form, const char* table) {
+  SPIPlanPtr p = plan_for(any_form);
+  bool seq = guard([&] { return cs::pg::generic_plan_seq_scans(p, table); });
+  return seq ? subquery_form : any_form;
+}
 
 // Runs a prepared statement.
 rows run(plan_id id, const args& a) {

@@ -69,6 +69,8 @@ enum plan_id {
   // the channel's listings of SKUs, locked SKU by SKU in byte order: the order a re-target
   // writes them and ack_batch() locks them
   P_LOCK_LISTINGS,
+  // P_BULK_SKUS with sku = ANY($1) (see set_form)
+  P_BULK_SKUS_ANY,
   P_COUNT
 };
 
@@ -127,6 +129,11 @@ struct rows {
 
 // Runs a prepared statement.
 rows run(plan_id id, const args& a);
+
+// Of two forms of a set statement, any_form (`sku = ANY($1)`, one index scan for the set)
+// unless its generic plan reads table whole, else subquery_form (IN (SELECT unnest($1)), one
+// index probe per element; see cs::pg::generic_plan_seq_scans).
+plan_id set_form(plan_id any_form, plan_id subquery_form, const char* table);
 
 // The write of order lines id, or its form without placed_at while the install is older
 // than 0.4.0 (between a package upgrade and ALTER EXTENSION channel_sync UPDATE).
