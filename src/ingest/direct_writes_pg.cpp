@@ -30,39 +30,49 @@ namespace {
 
 namespace cpg = cs::pg;
 
-// Locks the row of channel_sync.<table> whose one-column key is key FOR KEY SHARE, as the
-// foreign-key check of `constraint` on `from` would; its error when there is none.
-void lock_referenced(const char* table, const char* index, const char* column, const char* key,
-                     const char* from, const char* constraint) {
+// Locks the rows of channel_sync.<table> whose one-column keys are keys[0..n) FOR KEY SHARE,
+// as the foreign-key check of `constraint` on `from` would; its error when one is missing.
+void lock_referenced_keys(const char* table, const char* index, const char* column,
+                          const char* const* keys, int n, const char* from,
+                          const char* constraint) {
   Relation heap = cpg::open_cs_relation(table, RowShareLock);
   Relation idx = cpg::open_cs_relation(index, RowShareLock);
   if (heap == nullptr || idx == nullptr)
     elog(ERROR, "channel_sync: %s or its index %s is missing", table, index);
   TupleTableSlot* slot = table_slot_create(heap, nullptr);
-  Datum k = CStringGetTextDatum(key);
-  bool found = cpg::lock_row_by_key(heap, idx, 1, &k, slot, LockTupleKeyShare);
+  for (int k = 0; k < n; ++k) {
+    Datum key = CStringGetTextDatum(keys[k]);
+    if (!cpg::lock_row_by_key(heap, idx, 1, &key, slot, LockTupleKeyShare))
+      ereport(ERROR,
+              (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+               errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
+                      from, constraint),
+               errdetail("Key (%s)=(%s) is not present in table \"%s\".", column, keys[k], table)));
+    pfree(DatumGetPointer(key));
+  }
   ExecDropSingleTupleTableSlot(slot);
   relation_close(idx, NoLock);
   relation_close(heap, NoLock);
-  if (!found)
-    ereport(ERROR,
-            (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-             errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"", from,
-                    constraint),
-             errdetail("Key (%s)=(%s) is not present in table \"%s\".", column, key, table)));
+}
+
+void lock_referenced(const char* table, const char* index, const char* column, const char* key,
+                     const char* from, const char* constraint) {
+  lock_referenced_keys(table, index, column, &key, 1, from, constraint);
 }
 
 int compare_strings(const void* a, const void* b) {
   return strcmp(*static_cast<const char* const*>(a), *static_cast<const char* const*>(b));
 }
 
-// Locks each distinct value of keys[0..n) (sorted in place) in channel_sync.<table>.
+// Locks each distinct value of keys[0..n) (sorted and made distinct in place) in
+// channel_sync.<table>.
 void lock_each_referenced(const char** keys, int n, const char* table, const char* index,
                           const char* column, const char* constraint) {
   qsort(keys, n, sizeof(const char*), compare_strings);
+  int distinct = 0;
   for (int k = 0; k < n; ++k)
-    if (k == 0 || strcmp(keys[k], keys[k - 1]) != 0)
-      lock_referenced(table, index, column, keys[k], "order_lines", constraint);
+    if (k == 0 || strcmp(keys[k], keys[distinct - 1]) != 0) keys[distinct++] = keys[k];
+  lock_referenced_keys(table, index, column, keys, distinct, "order_lines", constraint);
 }
 
 // Locks what the orders and lines reference and another transaction could delete.
