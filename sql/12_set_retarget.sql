@@ -111,9 +111,9 @@ SELECT count(*) AS drift_after_etsy_batch FROM channel_sync.verify();
 SELECT sku, channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-150' ORDER BY channel_id;
 
 -- with statistics of small tables (a young install, analyzed), the generic plan of
--- `sku = ANY($1)` reads listings, channel_prices and skus whole; the set scans then take their
--- subquery form, and the targets still equal the full recompute
-ANALYZE channel_sync.listings, channel_sync.channel_prices, channel_sync.skus;
+-- `sku = ANY($1)` reads listings, channel_prices, skus and stock whole; the set scans then
+-- take their subquery form, and the targets still equal the full recompute
+ANALYZE channel_sync.listings, channel_sync.channel_prices, channel_sync.skus, channel_sync.stock;
 UPDATE channel_sync.channel_prices SET price = price + 1 WHERE sku <= 'S-200';
 UPDATE channel_sync.stock SET on_hand = on_hand + 3 WHERE sku BETWEEN 'S-050' AND 'S-250';
 SELECT count(*) AS drift_after_analyze FROM channel_sync.verify();

@@ -291,6 +291,10 @@ const plan_spec kPlans[q_count] = {
     {"SELECT sku, kind = 'bundle', base_price FROM channel_sync.skus WHERE sku = ANY($1)",
      1,
      {TEXTARRAYOID}},
+    {"SELECT sku, location_id, on_hand, reserved, safety_stock FROM channel_sync.stock "
+     "WHERE sku = ANY($1)",
+     1,
+     {TEXTARRAYOID}},
 };
 
 // [0]: left to the plan cache, which plans with the arrays in view (a full or very large SKU

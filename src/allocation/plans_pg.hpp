@@ -108,6 +108,7 @@ enum plan_id {
   q_prices_any,             // q_prices_some with sku = ANY($1) (see set_plan)
   q_listings_any,           // q_listings_some with sku = ANY($1)
   q_skus_any,               // q_skus_some with sku = ANY($1)
+  q_stock_any,              // q_stock_some with sku = ANY($1)
   q_count
 };
 

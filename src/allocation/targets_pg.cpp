@@ -106,9 +106,7 @@ void compare_listings(const world& w, const sku_targets& t, std::vector<uint8_t>
   int64_t hint = -1;
   // a subset is written in place: with where each listing was read, so the writer updates it
   // without looking it up again
-  SPIPlanPtr listings = w.full()      ? plan(q_listings_all)
-                        : w.generic() ? set_plan(q_listings_any, q_listings_some, "listings")
-                                      : plan(q_listings_some);
+  SPIPlanPtr listings = w.set_scan(q_listings_all, q_listings_any, q_listings_some, "listings");
   scan(listings, w.full() ? nullptr : args, w.full() ? nullptr : " ",
        {col::text, col::text, col::int4, col::numeric, col::tid}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {

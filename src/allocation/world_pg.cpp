@@ -378,11 +378,8 @@ void world::load(const std::vector<std::string>* skus) {
 
 // The SKUs (all, or those of the set).
 void world::load_set_skus(Datum* a, const char* no_nulls) {
-  SPIPlanPtr skus = full_      ? plan(q_skus_all)
-                    : generic_ ? set_plan(q_skus_any, q_skus_some, "skus")
-                               : plan(q_skus_some);
-  scan(skus, a, no_nulls, {col::text, col::boolean, col::numeric},
-       [&](const cell* cells, size_t n) {
+  scan(set_scan(q_skus_all, q_skus_any, q_skus_some, "skus"), a, no_nulls,
+       {col::text, col::boolean, col::numeric}, [&](const cell* cells, size_t n) {
          for (size_t r = 0; r < n; ++r) {
            const cell* row = cells + r * 3;
            uint32_t i = add_sku(view(row[0]), true);
@@ -429,8 +426,9 @@ void world::load_set_stock(const std::vector<std::string>* skus,
   if (!full_) stock_args[0] = text_array(unread);
   const char* no_nulls = full_ ? nullptr : " ";
   int64_t hint = -1;
-  scan(plan(full_ ? q_stock_all : q_stock_some, generic_), full_ ? nullptr : stock_args, no_nulls,
-       {col::text, col::text, col::int4, col::int4, col::int4}, [&](const cell* cells, size_t n) {
+  scan(set_scan(q_stock_all, q_stock_any, q_stock_some, "stock"), full_ ? nullptr : stock_args,
+       no_nulls, {col::text, col::text, col::int4, col::int4, col::int4},
+       [&](const cell* cells, size_t n) {
          std::string_view last_loc;
          int64_t loc = -1;
          for (size_t r = 0; r < n; ++r) {
@@ -467,20 +465,18 @@ void world::load_set_overrides(Datum* a, const char* no_nulls) {
 // The channels' own prices.
 void world::load_set_prices(Datum* a, const char* no_nulls) {
   int64_t hint = -1;
-  SPIPlanPtr prices = full_      ? plan(q_prices_all)
-                      : generic_ ? set_plan(q_prices_any, q_prices_some, "channel_prices")
-                                 : plan(q_prices_some);
-  scan(prices, a, no_nulls, {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
-    for (size_t r = 0; r < n; ++r) {
-      const cell* row = cells + r * 3;
-      int64_t s = find_sku(view(row[0]), hint);
-      int64_t c = find_channel(view(row[1]));
-      if (s < 0 || c < 0) continue;
-      prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
-                         std::string(row[2].str, static_cast<size_t>(row[2].len))});
-      skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
-    }
-  });
+  scan(set_scan(q_prices_all, q_prices_any, q_prices_some, "channel_prices"), a, no_nulls,
+       {col::text, col::text, col::numeric}, [&](const cell* cells, size_t n) {
+         for (size_t r = 0; r < n; ++r) {
+           const cell* row = cells + r * 3;
+           int64_t s = find_sku(view(row[0]), hint);
+           int64_t c = find_channel(view(row[1]));
+           if (s < 0 || c < 0) continue;
+           prices_.push_back({skus_[s].first_price, static_cast<uint32_t>(c),
+                              std::string(row[2].str, static_cast<size_t>(row[2].len))});
+           skus_[s].first_price = static_cast<uint32_t>(prices_.size() - 1);
+         }
+       });
 }
 
 void world::allocate_sku(uint32_t i, channel_results& out,

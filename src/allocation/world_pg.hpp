@@ -98,6 +98,11 @@ class world {
                     std::vector<const std::string*>& prices) const;
   bool full() const { return full_; }
   bool generic() const { return generic_; }
+  // The plan of a scan of the whole table (all), or of the set: one generic plan, `= ANY` when
+  // it reads the table by an index (any, see set_plan), else the subquery form (some).
+  SPIPlanPtr set_scan(plan_id all, plan_id any, plan_id some, const char* table) const {
+    return full_ ? plan(all) : generic_ ? set_plan(any, some, table) : plan(some);
+  }
   bool direct() const { return direct_; }
   Datum sku_array() const { return sku_array_; }
   // The current listings of the SKUs, when load() read them with the rest (small sets).
