@@ -114,7 +114,9 @@ SELECT sku, channel_id, target_qty FROM channel_sync.listings WHERE sku = 'S-150
 -- `sku = ANY($1)` reads listings, channel_prices, skus and stock whole; the set scans then
 -- take their subquery form, and the targets still equal the full recompute
 ANALYZE channel_sync.listings, channel_sync.channel_prices, channel_sync.skus, channel_sync.stock;
+SET client_min_messages = debug1;  -- each scan that gives way says so
 UPDATE channel_sync.channel_prices SET price = price + 1 WHERE sku <= 'S-200';
+RESET client_min_messages;
 UPDATE channel_sync.stock SET on_hand = on_hand + 3 WHERE sku BETWEEN 'S-050' AND 'S-250';
 SELECT count(*) AS drift_after_analyze FROM channel_sync.verify();
 

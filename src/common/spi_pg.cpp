@@ -63,6 +63,11 @@ bool generic_plan_seq_scans(SPIPlanPtr plan, const char* name) {
       seq = seq || seq_scans(static_cast<const Plan*>(lfirst(sub)), ps->rtable, rel);
   }
   ReleaseCachedPlan(cp, CurrentResourceOwner);
+  if (seq)
+    elog(DEBUG1,
+         "channel_sync: the generic plan of a set scan reads %s whole; the set is joined as a "
+         "subquery instead",
+         name);
   return seq;
 }
 
