@@ -357,10 +357,9 @@ GRANT EXECUTE ON FUNCTION channel_sync.fail(bigint, text, interval, bigint) TO c
 -- ack_batch(): as in src/propagation/ack_batch.sql
 -- ack_batch(): a connector acknowledges many pushed messages in one call (one round trip and
 -- one commit instead of one per message). Locks every listing first, then every message, so
--- acknowledging many does not cross a stock change's re-target of up to 64 SKUs, which writes a
--- listing and then its message, SKU by SKU in byte order (acks one by one in a transaction lock
--- listing and message in turn, and two SKUs acknowledged in the other order deadlock with it;
--- a re-target of more SKUs writes them in the order it loaded them). One status per element, in
+-- acknowledging many does not cross a re-target, which writes a listing and then its message,
+-- SKU by SKU in byte order (acks one by one in a transaction lock listing and message in turn,
+-- and two SKUs acknowledged in the other order deadlock with it). One status per element, in
 -- order:
 --   acked          as ack() returning true: delivered at the latest version, message done;
 --   newer_pending  as ack() returning false: delivered, a newer change stays pending;
