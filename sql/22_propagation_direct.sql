@@ -158,3 +158,25 @@ CREATE TRIGGER rekey BEFORE UPDATE ON channel_sync.listings FOR EACH ROW EXECUTE
 UPDATE channel_sync.stock SET on_hand = 15 WHERE sku = 'TEE';
 DROP TRIGGER rekey ON channel_sync.listings;
 SELECT count(*) AS listings_of_unknown_skus FROM channel_sync.listings WHERE sku = 'NOPE';
+
+-- a re-target finds a SKU's messages in one index scan of the outbox's key (SKU first): each
+-- message found is rewritten in place (its id kept), a dead one is revived, a listing whose
+-- message was acknowledged gets a new one, and a neighbouring SKU's messages stay as they were
+INSERT INTO channel_sync.channels (channel_id) VALUES ('ebay');
+INSERT INTO channel_sync.channel_locations (channel_id, location_id) VALUES ('ebay', 'wh1');
+INSERT INTO channel_sync.skus (sku, base_price) VALUES ('TEE2', 20);
+INSERT INTO channel_sync.stock (sku, location_id, on_hand) VALUES ('TEE2', 'wh1', 10);
+UPDATE channel_sync.stock SET on_hand = 16 WHERE sku = 'TEE';
+SELECT channel_sync.ack(message_id) FROM channel_sync.claim('amazon', 10) WHERE sku = 'TEE';
+UPDATE channel_sync.outbox SET status = 'dead', attempts = 5 WHERE channel_id = 'ebay' AND sku = 'TEE';
+CREATE TABLE messages_before AS SELECT channel_id, sku, message_id, version FROM channel_sync.outbox;
+UPDATE channel_sync.stock SET on_hand = 17 WHERE sku = 'TEE';
+SELECT o.channel_id, o.sku, o.qty, o.status, o.attempts, b.message_id IS NULL AS new_message,
+       o.message_id = b.message_id AS same_id, o.version > b.version AS newer
+  FROM channel_sync.outbox o LEFT JOIN messages_before b USING (channel_id, sku)
+ WHERE o.sku IN ('TEE', 'TEE2') ORDER BY o.sku, o.channel_id;
+SELECT l.channel_id, l.target_qty, l.target_version = o.version AS message_current
+  FROM channel_sync.listings l JOIN channel_sync.outbox o USING (channel_id, sku)
+ WHERE l.sku = 'TEE' ORDER BY 1;
+SELECT count(*) AS findings FROM channel_sync.verify();
+DROP TABLE messages_before;

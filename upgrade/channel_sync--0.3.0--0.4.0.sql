@@ -2,7 +2,7 @@
 -- channel_sync 0.3.0 -> 0.4.0: notifier_status(), what the batched notifier is doing, and
 -- requeue_dead() / verify(fix => true) waking connectors through _wake_listeners(), and
 -- order_lines.placed_at for dynamic buffers' velocity, restore_listing_state(), prune_propagation_log(), release(),
--- the version argument of ack(), fail() and release(), and ack_batch(). Keep in
+-- the version argument of ack(), fail() and release(), ack_batch(), and the outbox key SKU first. Keep in
 -- step with src/ (the parts marked "-- since: 0.4.0" and src/propagation/propagation.sql;
 -- test/upgrade compares).
 -- _wake_listeners(): requeue_dead() and verify(fix => true) wake a channel's connectors the
@@ -459,6 +459,11 @@ ALTER TABLE channel_sync.stock ENABLE ALWAYS TRIGGER retarget_at_commit;
 
 -- events' fillfactor: as in src/common/since_0_4_0.sql (pages written from now on)
 ALTER TABLE channel_sync.events SET (fillfactor = 85);
+
+-- the outbox's key SKU first, and the dead messages' index: as in src/common/since_0_4_0.sql
+ALTER TABLE channel_sync.outbox DROP CONSTRAINT one_message_per_listing,
+  ADD CONSTRAINT one_message_per_listing UNIQUE (sku, channel_id);
+CREATE INDEX outbox_dead_idx ON channel_sync.outbox (channel_id) WHERE status = 'dead';
 
 -- Identifiers COLLATE "C", as declared in src/common/schema.sql, src/ingest/ingest.sql and
 -- src/parity/30_reconciliation.sql. PostgreSQL does not change the collation of a column that a

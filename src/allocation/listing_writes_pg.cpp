@@ -113,6 +113,8 @@ struct direct_change {
   bool needs_message;   // its new version is not acknowledged yet
   bool outbox_missing;  // changed, but the listing has no outbox message yet
   bool wake;            // the channel has new work
+  bool located;         // message_tid is where the message is, or invalid: it has none
+  ItemPointerData message_tid;
   int64 version;        // the listing's new target_version
 };
 
@@ -121,6 +123,8 @@ struct direct_columns {
   AttrNumber l_qty, l_price, l_version, l_since, l_acked;
   AttrNumber o_qty, o_price, o_version, o_status, o_attempts, o_enqueued, o_next_attempt,
       o_claimed_version, o_changed_after_claim;
+  // the outbox key's columns are (sku, channel_id): one index scan finds a SKU's messages
+  bool outbox_sku_first;
 };
 
 void find_direct_columns(Relation l, Relation o, direct_columns* c) {
@@ -220,13 +224,46 @@ void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_
     if (update_listing_direct(lu, c, r)) break;
   }
   if (!r->needs_message) return;
-  for (;;) {
-    if (!pg::row_updater_find(ou, 2, key)) {
+  Datum okey[2] = {c->outbox_sku_first ? r->sku : r->channel,
+                   c->outbox_sku_first ? r->channel : r->sku};
+  bool none = r->located && !ItemPointerIsValid(&r->message_tid);
+  for (bool at_tid = r->located && !none;; at_tid = none = false) {
+    if (none || (!(at_tid && pg::row_updater_fetch(ou, &r->message_tid, 2, okey)) &&
+                 !pg::row_updater_find(ou, 2, okey))) {
       r->outbox_missing = true;
       return;
     }
     if (update_message_direct(ou, c, r)) break;
   }
+}
+
+bool same_text(Datum a, Datum b) {
+  text* x = DatumGetTextPP(a);
+  text* y = DatumGetTextPP(b);
+  return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+         memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+// The end of the run of changes of rows[k]'s SKU.
+int sku_run_end(const direct_change* rows, int k, int n) {
+  int end = k + 1;
+  while (end < n && same_text(rows[end].sku, rows[k].sku)) ++end;
+  return end;
+}
+
+// Where the outbox messages of a run of m changes of one SKU are, in one index scan.
+// Plain C frame.
+void locate_messages(pg::row_updater* ou, direct_change* run, int m) {
+  Datum* channels = static_cast<Datum*>(palloc(sizeof(Datum) * m));
+  ItemPointerData* tids = static_cast<ItemPointerData*>(palloc(sizeof(ItemPointerData) * m));
+  for (int k = 0; k < m; ++k) channels[k] = run[k].channel;
+  pg::row_updater_locate(ou, run[0].sku, m, channels, tids);
+  for (int k = 0; k < m; ++k) {
+    run[k].located = true;
+    run[k].message_tid = tids[k];
+  }
+  pfree(tids);
+  pfree(channels);
 }
 
 // Writes n changes directly; when a table or key is missing (an older install), marks every
@@ -252,7 +289,13 @@ void write_direct(direct_change* rows, int n) {
   static const char* const outbox_checks[] = {"outbox_qty_not_negative", "outbox_status_known"};
   pg::row_updater_open(&lu, l, lkey, listing_checks, 1);
   pg::row_updater_open(&ou, o, okey, outbox_checks, 2);
-  for (int k = 0; k < n; ++k) write_change_direct(&lu, &ou, &cols, &rows[k]);
+  cols.outbox_sku_first = ou.index->rd_index->indnkeyatts == 2 &&
+                          ou.index->rd_index->indkey.values[0] == pg::column_number(o, "sku");
+  for (int k = 0; k < n;) {
+    int end = sku_run_end(rows, k, n);
+    if (cols.outbox_sku_first && end - k > 1) locate_messages(&ou, rows + k, end - k);
+    for (; k < end; ++k) write_change_direct(&lu, &ou, &cols, &rows[k]);
+  }
   pg::row_updater_close(&ou);
   pg::row_updater_close(&lu);
   relation_close(o, NoLock);

@@ -10,3 +10,9 @@ CREATE INDEX order_lines_sku_idx ON channel_sync.order_lines (sku, placed_at);
 -- batch, a duplicate's counter): 15 % of each page of events is left free so that second
 -- version fits beside the first (a HOT update) instead of adding an entry to every index.
 ALTER TABLE channel_sync.events SET (fillfactor = 85);
+-- A re-target writes the messages of a SKU's listings together: with the SKU first in the
+-- outbox's key, one index scan finds all of them (not one descent per channel). requeue_dead()
+-- finds a channel's dead messages through their own small index.
+ALTER TABLE channel_sync.outbox DROP CONSTRAINT one_message_per_listing,
+  ADD CONSTRAINT one_message_per_listing UNIQUE (sku, channel_id);
+CREATE INDEX outbox_dead_idx ON channel_sync.outbox (channel_id) WHERE status = 'dead';

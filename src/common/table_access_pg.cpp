@@ -245,9 +245,11 @@ static void begin_key_scan(row_updater* u) {
   u->snap = RegisterSnapshot(GetLatestSnapshot());
   u->scan = index_beginscan(u->rel, u->index, u->snap,
                             IndexRelationGetNumberOfKeyAttributes(u->index), 0);
+  u->prefix_scan = nullptr;
 }
 
 static void end_key_scan(row_updater* u) {
+  if (u->prefix_scan != nullptr) index_endscan(u->prefix_scan);
   index_endscan(u->scan);
   UnregisterSnapshot(u->snap);
 }
@@ -432,6 +434,29 @@ bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys
       return false;
   }
   return true;
+}
+
+void row_updater_locate(row_updater* u, Datum prefix, int n, const Datum* wanted,
+                        ItemPointerData* tids) {
+  for (int k = 0; k < n; ++k) ItemPointerSetInvalid(&tids[k]);
+  ScanKeyData key;
+  equality_key(u->index, 1, prefix, false, &key);
+  if (u->prefix_scan == nullptr) u->prefix_scan = index_beginscan(u->rel, u->index, u->snap, 1, 0);
+  index_rescan(u->prefix_scan, &key, 1, nullptr, 0);
+  AttrNumber att = u->index->rd_index->indkey.values[1];
+  RegProcedure eq = equality_proc(u->index->rd_opfamily[1], u->index->rd_opcintype[1]);
+  Oid collation = u->index->rd_indcollation[1];
+  while (index_getnext_slot(u->prefix_scan, ForwardScanDirection, u->found)) {
+    bool isnull = false;
+    Datum value = slot_getattr(u->found, att, &isnull);
+    for (int k = 0; !isnull && k < n; ++k) {
+      if (ItemPointerIsValid(&tids[k]) ||
+          !DatumGetBool(OidFunctionCall2Coll(eq, collation, value, wanted[k])))
+        continue;
+      tids[k] = u->found->tts_tid;
+      break;
+    }
+  }
 }
 
 void row_updater_begin_next(row_updater* u) {

@@ -75,6 +75,7 @@ struct row_updater {
   Relation rel;
   Relation index;
   IndexScanDesc scan;
+  IndexScanDesc prefix_scan;  // on the first key column only (row_updater_locate), or null
   Snapshot snap;
   EState* estate;
   ResultRelInfo* rri;
@@ -111,6 +112,11 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys);
 // The same for a row read earlier in the statement at tid: found there when that version is
 // still the one the updater sees and its key is keys[0..n); false: find it by its key.
 bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys);
+// Where the rows whose first key column is prefix are, in one index scan: tids[k] is the
+// row whose second key column is wanted[k] (left invalid when there is none), for
+// row_updater_fetch. A unique key of two columns only.
+void row_updater_locate(row_updater* u, Datum prefix, int n, const Datum* wanted,
+                        ItemPointerData* tids);
 // Starts next as a copy of found (values and nulls arrays ready to change).
 void row_updater_begin_next(row_updater* u);
 // What row_updater_update did.
