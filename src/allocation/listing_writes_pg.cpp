@@ -113,9 +113,10 @@ struct direct_change {
   bool needs_message;   // its new version is not acknowledged yet
   bool outbox_missing;  // changed, but the listing has no outbox message yet
   bool wake;            // the channel has new work
-  bool located;         // message_tid is where the message is, or invalid: it has none
-  ItemPointerData message_tid;
-  int64 version;        // the listing's new target_version
+  bool located;         // message_entries counts the outbox key's entries of the listing
+  int message_entries;
+  ItemPointerData message_tid;  // the one entry's, when there is one
+  int64 version;                // the listing's new target_version
 };
 
 // Column numbers of the listings and outbox columns the direct writer sets.
@@ -226,9 +227,9 @@ void write_change_direct(pg::row_updater* lu, pg::row_updater* ou, const direct_
   if (!r->needs_message) return;
   Datum okey[2] = {c->outbox_sku_first ? r->sku : r->channel,
                    c->outbox_sku_first ? r->channel : r->sku};
-  bool none = r->located && !ItemPointerIsValid(&r->message_tid);
-  for (bool at_tid = r->located && !none;; at_tid = none = false) {
-    if (none || (!(at_tid && pg::row_updater_fetch(ou, &r->message_tid, 2, okey)) &&
+  bool none = r->located && r->message_entries == 0;
+  for (bool at_entry = ItemPointerIsValid(&r->message_tid);; at_entry = none = false) {
+    if (none || (!(at_entry && pg::row_updater_fetch_entry(ou, &r->message_tid, 2, okey)) &&
                  !pg::row_updater_find(ou, 2, okey))) {
       r->outbox_missing = true;
       return;
@@ -251,17 +252,20 @@ int sku_run_end(const direct_change* rows, int k, int n) {
   return end;
 }
 
-// Where the outbox messages of a run of m changes of one SKU are, in one index scan.
+// Where the outbox messages of a run of m changes of one SKU are, in one index-only scan.
 // Plain C frame.
 void locate_messages(pg::row_updater* ou, direct_change* run, int m) {
   Datum* channels = static_cast<Datum*>(palloc(sizeof(Datum) * m));
   ItemPointerData* tids = static_cast<ItemPointerData*>(palloc(sizeof(ItemPointerData) * m));
+  int* entries = static_cast<int*>(palloc(sizeof(int) * m));
   for (int k = 0; k < m; ++k) channels[k] = run[k].channel;
-  pg::row_updater_locate(ou, run[0].sku, m, channels, tids);
+  pg::row_updater_locate(ou, run[0].sku, m, channels, tids, entries);
   for (int k = 0; k < m; ++k) {
     run[k].located = true;
+    run[k].message_entries = entries[k];
     run[k].message_tid = tids[k];
   }
+  pfree(entries);
   pfree(tids);
   pfree(channels);
 }

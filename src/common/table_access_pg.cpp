@@ -6,6 +6,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/htup_details.h"
+#include "access/itup.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "catalog/namespace.h"
@@ -246,9 +247,11 @@ static void begin_key_scan(row_updater* u) {
   u->scan = index_beginscan(u->rel, u->index, u->snap,
                             IndexRelationGetNumberOfKeyAttributes(u->index), 0);
   u->prefix_scan = nullptr;
+  u->entry_fetch = nullptr;
 }
 
 static void end_key_scan(row_updater* u) {
+  if (u->entry_fetch != nullptr) table_index_fetch_end(u->entry_fetch);
   if (u->prefix_scan != nullptr) index_endscan(u->prefix_scan);
   index_endscan(u->scan);
   UnregisterSnapshot(u->snap);
@@ -416,14 +419,8 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys) {
   return true;
 }
 
-bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
-  // the page may be gone (VACUUM truncated the table after the row moved away, before the
-  // caller locked it)
-  BlockNumber block = ItemPointerGetBlockNumber(tid);
-  if (u->nblocks == InvalidBlockNumber || block >= u->nblocks)
-    u->nblocks = RelationGetNumberOfBlocks(u->rel);
-  if (block >= u->nblocks) return false;
-  if (!table_tuple_fetch_row_version(u->rel, tid, u->snap, u->found)) return false;
+// Whether the row in found (deformed here) has the unique key keys[0..n).
+static bool found_has_key(row_updater* u, int n, const Datum* keys) {
   slot_getallattrs(u->found);
   for (int k = 0; k < n; ++k) {
     AttrNumber att = u->index->rd_index->indkey.values[k];
@@ -436,24 +433,51 @@ bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys
   return true;
 }
 
+bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
+  // the page may be gone (VACUUM truncated the table after the row moved away, before the
+  // caller locked it)
+  BlockNumber block = ItemPointerGetBlockNumber(tid);
+  if (u->nblocks == InvalidBlockNumber || block >= u->nblocks)
+    u->nblocks = RelationGetNumberOfBlocks(u->rel);
+  if (block >= u->nblocks) return false;
+  if (!table_tuple_fetch_row_version(u->rel, tid, u->snap, u->found)) return false;
+  return found_has_key(u, n, keys);
+}
+
+bool row_updater_fetch_entry(row_updater* u, ItemPointer tid, int n, const Datum* keys) {
+  if (u->entry_fetch == nullptr) u->entry_fetch = table_index_fetch_begin(u->rel);
+  ItemPointerData at = *tid;
+  bool call_again = false, all_dead = false;
+  if (!table_index_fetch_tuple(u->entry_fetch, &at, u->snap, u->found, &call_again, &all_dead))
+    return false;
+  return found_has_key(u, n, keys);
+}
+
 void row_updater_locate(row_updater* u, Datum prefix, int n, const Datum* wanted,
-                        ItemPointerData* tids) {
-  for (int k = 0; k < n; ++k) ItemPointerSetInvalid(&tids[k]);
+                        ItemPointerData* tids, int* entries) {
+  for (int k = 0; k < n; ++k) {
+    ItemPointerSetInvalid(&tids[k]);
+    entries[k] = 0;
+  }
   ScanKeyData key;
   equality_key(u->index, 1, prefix, false, &key);
-  if (u->prefix_scan == nullptr) u->prefix_scan = index_beginscan(u->rel, u->index, u->snap, 1, 0);
-  index_rescan(u->prefix_scan, &key, 1, nullptr, 0);
-  AttrNumber att = u->index->rd_index->indkey.values[1];
+  if (u->prefix_scan == nullptr) {
+    u->prefix_scan = index_beginscan(u->rel, u->index, u->snap, 1, 0);
+    u->prefix_scan->xs_want_itup = true;  // the second key column from the entry, not the row
+  }
+  IndexScanDesc scan = u->prefix_scan;
+  index_rescan(scan, &key, 1, nullptr, 0);
   RegProcedure eq = equality_proc(u->index->rd_opfamily[1], u->index->rd_opcintype[1]);
   Oid collation = u->index->rd_indcollation[1];
-  while (index_getnext_slot(u->prefix_scan, ForwardScanDirection, u->found)) {
+  for (ItemPointer tid; (tid = index_getnext_tid(scan, ForwardScanDirection)) != nullptr;) {
     bool isnull = false;
-    Datum value = slot_getattr(u->found, att, &isnull);
+    Datum value = index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull);
     for (int k = 0; !isnull && k < n; ++k) {
-      if (ItemPointerIsValid(&tids[k]) ||
-          !DatumGetBool(OidFunctionCall2Coll(eq, collation, value, wanted[k])))
-        continue;
-      tids[k] = u->found->tts_tid;
+      if (!DatumGetBool(OidFunctionCall2Coll(eq, collation, value, wanted[k]))) continue;
+      if (entries[k]++ == 0)
+        tids[k] = *tid;
+      else
+        ItemPointerSetInvalid(&tids[k]);  // the row is behind one of several: find it by key
       break;
     }
   }

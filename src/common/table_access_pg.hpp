@@ -9,6 +9,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/htup.h"
+#include "access/relscan.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
@@ -75,7 +76,8 @@ struct row_updater {
   Relation rel;
   Relation index;
   IndexScanDesc scan;
-  IndexScanDesc prefix_scan;  // on the first key column only (row_updater_locate), or null
+  IndexScanDesc prefix_scan;         // on the first key column only (row_updater_locate), or null
+  IndexFetchTableData* entry_fetch;  // row_updater_fetch_entry's, or null
   Snapshot snap;
   EState* estate;
   ResultRelInfo* rri;
@@ -112,11 +114,16 @@ bool row_updater_find(row_updater* u, int n, const Datum* keys);
 // The same for a row read earlier in the statement at tid: found there when that version is
 // still the one the updater sees and its key is keys[0..n); false: find it by its key.
 bool row_updater_fetch(row_updater* u, ItemPointer tid, int n, const Datum* keys);
-// Where the rows whose first key column is prefix are, in one index scan: tids[k] is the
-// row whose second key column is wanted[k] (left invalid when there is none), for
-// row_updater_fetch. A unique key of two columns only.
+// The index entries whose first key column is prefix, in one index-only scan: entries[k]
+// counts those whose second key column is wanted[k], and tids[k] is where the one entry
+// points when there is exactly one (else invalid), for row_updater_fetch_entry. No entry: no
+// row. A unique key of two columns only.
 void row_updater_locate(row_updater* u, Datum prefix, int n, const Datum* wanted,
-                        ItemPointerData* tids);
+                        ItemPointerData* tids, int* entries);
+// The row the index entry at tid (from row_updater_locate) leads to, as row_updater_find
+// would read it there (along its HOT chain, the version the updater sees), when its key is
+// keys[0..n); false: find it by its key.
+bool row_updater_fetch_entry(row_updater* u, ItemPointer tid, int n, const Datum* keys);
 // Starts next as a copy of found (values and nulls arrays ready to change).
 void row_updater_begin_next(row_updater* u);
 // What row_updater_update did.
